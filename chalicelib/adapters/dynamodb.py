@@ -1,0 +1,212 @@
+"""DynamoDB storage of payments and connected accounts (tables from infra/template.yaml)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.errors import ConcurrentUpdate, Conflict
+from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+OUTBOX_PENDING = "pending"
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item; None values are left out so sparse indexes stay sparse."""
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _condition_failed(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+_PAYMENT_FIELDS = (
+    "status",
+    "payment_intent_id",
+    "amount_received",
+    "amount_remaining",
+    "charge_id",
+    "source_id",
+    "failure_code",
+    "failure_message",
+    "version",
+    "updated_at",
+)
+
+
+class DynamoPaymentStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get(self, payment_id: str) -> Payment | None:
+        # Consistent read: a webhook may follow the write by milliseconds.
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"payment_id": payment_id}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _payment(from_item(item)) if item else None
+
+    def insert(self, payment: Payment) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                # The outbox map exists from the start so a transition can add to it.
+                Item=to_item({**_payment_values(payment), "outbox": {}}),
+                ConditionExpression="attribute_not_exists(payment_id)",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise Conflict(f"payment {payment.payment_id} already exists") from None
+            raise
+
+    def save(
+        self, payment: Payment, expected_version: int, notification: Mapping[str, Any]
+    ) -> None:
+        values = _payment_values(payment)
+        present = [f for f in _PAYMENT_FIELDS if values.get(f) is not None]
+        absent = [f for f in _PAYMENT_FIELDS if values.get(f) is None]
+        # The notification rides in the same item write as the state: both land or neither.
+        sets = [f"#{f} = :{f}" for f in present] + ["outbox.#nid = :n", "outbox_pending = :p"]
+        expression = "SET " + ", ".join(sets)
+        if absent:
+            expression += " REMOVE " + ", ".join(f"#{f}" for f in absent)
+        names = {f"#{f}": f for f in _PAYMENT_FIELDS}
+        names["#nid"] = notification["notification_id"]
+        attribute_values = {f":{f}": values[f] for f in present}
+        attribute_values.update(
+            {
+                ":n": json.dumps(notification, sort_keys=True),
+                ":p": OUTBOX_PENDING,
+                ":expected": expected_version,
+            }
+        )
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"payment_id": payment.payment_id}),
+                UpdateExpression=expression,
+                ConditionExpression="#version = :expected",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(attribute_values),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise ConcurrentUpdate(f"payment {payment.payment_id} changed") from None
+            raise
+
+    def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"payment_id": payment_id}),
+            ProjectionExpression="outbox",
+            ConsistentRead=True,
+        )
+        outbox = from_item(response.get("Item", {})).get("outbox", {})
+        notifications = [json.loads(v) for v in outbox.values()]
+        return sorted(
+            notifications, key=lambda n: (n.get("occurred_at") or "", n["notification_id"])
+        )
+
+    def mark_published(self, payment_id: str, notification_id: str) -> None:
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=to_item({"payment_id": payment_id}),
+            UpdateExpression="REMOVE #outbox.#nid",
+            ExpressionAttributeNames={"#outbox": "outbox", "#nid": notification_id},
+            ReturnValues="ALL_NEW",
+        )
+        if from_item(response["Attributes"]).get("outbox"):
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"payment_id": payment_id}),
+                UpdateExpression="REMOVE outbox_pending",
+                ConditionExpression="size(outbox) = :zero",
+                ExpressionAttributeValues=to_item({":zero": 0}),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+
+def _payment_values(payment: Payment) -> dict[str, Any]:
+    values = asdict(payment)
+    values["status"] = str(payment.status)
+    values["invoices"] = [asdict(line) for line in payment.invoices]
+    return values
+
+
+def _payment(values: dict[str, Any]) -> Payment:
+    fields = {k: values.get(k) for k in Payment.__dataclass_fields__ if k in values}
+    fields["status"] = PaymentStatus(values["status"])
+    fields["invoices"] = tuple(InvoiceLine(**line) for line in values["invoices"])
+    return Payment(**fields)
+
+
+class DynamoAccountStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get(self, account_id: str) -> ConnectedAccount | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=to_item({"account_id": account_id}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _account(from_item(item)) if item else None
+
+    def connected_for_company(self, company_id: str) -> ConnectedAccount | None:
+        """The company's most recently connected account (connected or not), if any."""
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="by_company",
+            KeyConditionExpression="company_id = :c",
+            ExpressionAttributeValues=to_item({":c": company_id}),
+            ScanIndexForward=False,
+        )
+        accounts = [_account(from_item(item)) for item in response.get("Items", [])]
+        connected = [a for a in accounts if a.is_connected]
+        return (connected or accounts or [None])[0]
+
+    def put(self, account: ConnectedAccount) -> None:
+        values = asdict(account)
+        values["status"] = str(account.status)
+        self._client.put_item(TableName=self._table, Item=to_item(values))
+
+
+def _account(values: dict[str, Any]) -> ConnectedAccount:
+    fields = {k: values[k] for k in ConnectedAccount.__dataclass_fields__ if k in values}
+    fields["status"] = AccountStatus(values["status"])
+    return ConnectedAccount(**fields)
+
+
+def _notification_order(notification: Mapping[str, Any]) -> tuple[str, str]:
+    return (notification.get("occurred_at") or "", notification["notification_id"])

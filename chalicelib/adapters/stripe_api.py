@@ -1,0 +1,108 @@
+"""Stripe through the official SDK: PaymentIntents on connected accounts, webhook verification."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import stripe
+
+from chalicelib.domain.errors import StripeRejected, StripeUnavailable, WebhookRejected
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def make_client(
+    secret_key: str,
+    *,
+    api_base: str | None = None,
+    client_id: str | None = None,
+    timeout_seconds: float = 10.0,
+    max_network_retries: int = 2,
+) -> stripe.StripeClient:
+    """A StripeClient with Lambda-sized timeouts, pointed at api_base when one is given."""
+    base_addresses: Any = {"api": api_base, "connect": api_base} if api_base else None
+    return stripe.StripeClient(
+        secret_key,
+        client_id=client_id,
+        base_addresses=base_addresses,
+        max_network_retries=max_network_retries,
+        http_client=stripe.RequestsClient(timeout=timeout_seconds),
+    )
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+        raise StripeUnavailable(f"Stripe unreachable: {error.user_message or error}") from None
+    except stripe.StripeError as error:
+        status = error.http_status or 0
+        if status >= 500 or isinstance(error, stripe.APIError):
+            raise StripeUnavailable(f"Stripe failed ({status}): {error.user_message}") from None
+        raise StripeRejected(
+            error.user_message or str(error), code=error.code, status=status
+        ) from None
+
+
+class StripeApi:
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self._client = client
+
+    def create_payment_intent(
+        self, account_id: str, params: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        with _translated_errors():
+            intent = self._client.v1.payment_intents.create(
+                dict(params),  # type: ignore[arg-type]
+                {"stripe_account": account_id, "idempotency_key": idempotency_key},
+            )
+        return intent.to_dict()
+
+    def retrieve_payment_intent(self, account_id: str, payment_intent_id: str) -> dict[str, Any]:
+        with _translated_errors():
+            intent = self._client.v1.payment_intents.retrieve(
+                payment_intent_id, options={"stripe_account": account_id}
+            )
+        return intent.to_dict()
+
+
+class SignatureVerifier:
+    """Checks the Stripe-Signature header against any of the endpoint's live secrets."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self._secrets = [s for s in secrets if s]
+
+    def verify(self, raw_body: bytes, signature_header: str | None) -> dict[str, Any]:
+        if not signature_header:
+            raise WebhookRejected("missing_signature", "Stripe-Signature header is missing")
+        try:
+            payload = raw_body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookRejected("not_json", "body is not UTF-8 JSON") from None
+        for secret in self._secrets:
+            try:
+                # Stripe's own check: HMAC over the exact bytes, any v1 matching, 300 s window.
+                stripe.WebhookSignature.verify_header(
+                    payload, signature_header, secret, SIGNATURE_TOLERANCE_SECONDS
+                )
+            except stripe.SignatureVerificationError:
+                continue
+            return _parse_event(payload)
+        raise WebhookRejected("bad_signature", "no valid signature for this endpoint")
+
+
+def _parse_event(payload: str) -> dict[str, Any]:
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise WebhookRejected("not_json", "body is not JSON") from None
+    if not isinstance(event, dict):
+        raise WebhookRejected("not_json", "body is not a JSON object")
+    if event.get("object") != "event":
+        # Thin (v2) event notifications carry no snapshot and are not handled here.
+        raise WebhookRejected("unsupported_event", "only snapshot events (object: event)")
+    return event

@@ -1,0 +1,110 @@
+"""The SQS consumer: each queued Stripe event is repaired once, a failing one never blocks others.
+
+Under plain `chalice deploy` the event source mapping cannot report partial batch failures, so
+each message is deleted from the queue as soon as it is handled, and the handler raises at the
+end if any failed: Lambda then returns only the failed ones to the queue (the rest are gone),
+and after the queue's maxReceiveCount SQS moves a message that keeps failing to the DLQ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from chalicelib import wiring
+from chalicelib.observability import count, logger
+
+
+class BatchIncomplete(Exception):
+    """Some messages of the batch failed; they go back to the queue for another try."""
+
+    def __init__(self, failed_ids: list[str]) -> None:
+        super().__init__(f"{len(failed_ids)} message(s) failed: {', '.join(failed_ids)}")
+        self.failed_ids = failed_ids
+
+
+def run_batch(
+    records: list[Mapping[str, Any]],
+    handle: Callable[[Mapping[str, Any]], str],
+    delete: Callable[[str], None],
+) -> list[str]:
+    """Handle each record; delete the ones handled; raise BatchIncomplete for the others."""
+    failed: list[str] = []
+    outcomes = []
+    for record in records:
+        attributes = record.get("messageAttributes") or {}
+        keys = {name: (attributes.get(name) or {}).get("stringValue") for name in _KEYS}
+        logger.append_keys(**keys)
+        try:
+            outcome = handle(record)
+        except Exception:
+            logger.exception("event failed; it will be retried")
+            count("EventFailed")
+            failed.append(record["messageId"])
+            continue
+        finally:
+            logger.remove_keys(list(_KEYS))
+        outcomes.append(outcome)
+        count(f"Event_{outcome}")
+        try:
+            delete(record["receiptHandle"])
+        except Exception:
+            # Harmless: the message comes back and is recognised as already handled.
+            logger.exception("could not delete a handled message")
+    if failed:
+        raise BatchIncomplete(failed)
+    return outcomes
+
+
+_KEYS = ("event_id", "event_type", "account")
+
+
+def consume(event: Mapping[str, Any], context: Any) -> list[str]:
+    handle, config = _idempotent_handler()
+    if context is not None:
+        config.register_lambda_context(context)
+    return run_batch(
+        event["Records"],
+        lambda record: handle(message=_message(record)),
+        wiring.event_queue().delete,
+    )
+
+
+def _message(record: Mapping[str, Any]) -> dict[str, Any]:
+    attributes = record.get("messageAttributes") or {}
+    event_id = (attributes.get("event_id") or {}).get("stringValue")
+    if not event_id:
+        raise ValueError("message has no event_id attribute")
+    return {"event_id": event_id, "body": record["body"]}
+
+
+@cache
+def _idempotent_handler() -> tuple[Callable[..., str], Any]:
+    # Imported here: Powertools idempotency is heavy and only the consumer needs it.
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    from chalicelib.services.repair import QueuedEvent
+
+    settings = wiring.settings()
+    config = IdempotencyConfig(
+        event_key_jmespath="event_id",
+        expires_after_seconds=settings.idempotency_expiry_seconds,
+    )
+    layer = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table, boto3_client=wiring.aws("dynamodb")
+    )
+
+    @idempotent_function(data_keyword_argument="message", persistence_store=layer, config=config)
+    def handle(message: dict[str, Any]) -> str:
+        return str(wiring.repairer().handle(QueuedEvent.from_body(message["body"])))
+
+    return handle, config
+
+
+def reset() -> None:
+    _idempotent_handler.cache_clear()

@@ -1,0 +1,63 @@
+"""The PaymentIntent metadata that ties a Stripe object back to a payment of the service.
+
+It holds enough to rebuild the payment record if the service created the PaymentIntent but
+never managed to store the payment (a crash between the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.domain.payments import InvoiceLine, Payment
+
+OWNER = "stripe-bridge"
+_VALUE_LIMIT = 500  # Stripe's limit on one metadata value
+_INVOICE_KEY = "invoices_"
+
+
+def payment_metadata(payment: Payment) -> dict[str, str]:
+    encoded = ";".join(f"{line.invoice_id}={line.amount}" for line in payment.invoices)
+    chunks = [encoded[i : i + _VALUE_LIMIT] for i in range(0, len(encoded), _VALUE_LIMIT)]
+    metadata = {
+        "owner": OWNER,
+        "payment_id": payment.payment_id,
+        "company_id": payment.company_id,
+        "created_at": payment.created_at,
+    }
+    metadata.update({f"{_INVOICE_KEY}{i}": chunk for i, chunk in enumerate(chunks)})
+    return metadata
+
+
+def payment_id_of(metadata: Mapping[str, Any] | None) -> str | None:
+    """The payment id if the object was created by this service, else None."""
+    if not metadata or metadata.get("owner") != OWNER:
+        return None
+    return metadata.get("payment_id")
+
+
+def rebuild_payment(payment_intent: Mapping[str, Any], account_id: str) -> Payment | None:
+    """The pending payment a PaymentIntent of ours stands for, or None if it is not ours."""
+    metadata = payment_intent.get("metadata") or {}
+    payment_id = payment_id_of(metadata)
+    if payment_id is None:
+        return None
+    chunks = []
+    index = 0
+    while f"{_INVOICE_KEY}{index}" in metadata:
+        chunks.append(metadata[f"{_INVOICE_KEY}{index}"])
+        index += 1
+    invoices = tuple(
+        InvoiceLine(invoice_id, int(amount))
+        for invoice_id, amount in (item.rsplit("=", 1) for item in "".join(chunks).split(";"))
+    )
+    return Payment(
+        payment_id=payment_id,
+        company_id=metadata["company_id"],
+        account_id=account_id,
+        amount=payment_intent["amount"],
+        currency=payment_intent["currency"],
+        invoices=invoices,
+        created_at=metadata.get("created_at", ""),
+        payment_intent_id=payment_intent["id"],
+    )

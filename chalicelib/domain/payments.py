@@ -1,0 +1,195 @@
+"""Payments and the rules that move them: the one place that decides what Stripe's truth means."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.errors import CurrencyMismatch
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    PARTIALLY_FUNDED = "partially_funded"
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+TERMINAL = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED})
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    invoice_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment the platform asked for, as the service knows it."""
+
+    payment_id: str
+    company_id: str
+    account_id: str
+    amount: int
+    currency: str
+    invoices: tuple[InvoiceLine, ...]
+    created_at: str
+    status: PaymentStatus = PaymentStatus.PENDING
+    payment_intent_id: str | None = None
+    amount_received: int = 0
+    amount_remaining: int | None = None
+    charge_id: str | None = None
+    source_id: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    version: int = 0
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What Stripe says about a payment right now, reduced to what the rules need."""
+
+    status: PaymentStatus
+    currency: str
+    amount_received: int = 0
+    amount_remaining: int | None = None
+    charge_id: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+def observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
+    """Map a PaymentIntent (as Stripe returns it) to an observation."""
+    status = payment_intent["status"]
+    error = payment_intent.get("last_payment_error") or {}
+    common = {
+        "currency": payment_intent["currency"],
+        "amount_received": payment_intent.get("amount_received") or 0,
+        "charge_id": _charge_id(payment_intent.get("latest_charge")),
+    }
+    if status == "succeeded":
+        return Observation(PaymentStatus.SUCCEEDED, amount_remaining=0, **common)
+    if status == "processing":
+        return Observation(PaymentStatus.PROCESSING, **common)
+    if status == "canceled":
+        return Observation(PaymentStatus.CANCELED, **common)
+    remaining = _bank_transfer_remaining(payment_intent)
+    if remaining is not None and remaining < payment_intent["amount"]:
+        return Observation(PaymentStatus.PARTIALLY_FUNDED, amount_remaining=remaining, **common)
+    if status == "requires_payment_method" and error:
+        # Stripe puts a failed attempt's PaymentIntent back to requires_payment_method.
+        return Observation(
+            PaymentStatus.FAILED,
+            failure_code=error.get("decline_code") or error.get("code"),
+            failure_message=error.get("message"),
+            **common,
+        )
+    return Observation(PaymentStatus.PENDING, **common)
+
+
+def observe_charge(charge: Mapping[str, Any]) -> Observation:
+    """Map a Charge (legacy Source charges have no PaymentIntent) to an observation."""
+    status = {
+        "succeeded": PaymentStatus.SUCCEEDED,
+        "pending": PaymentStatus.PROCESSING,
+        "failed": PaymentStatus.FAILED,
+    }[charge["status"]]
+    succeeded = status is PaymentStatus.SUCCEEDED
+    return Observation(
+        status,
+        currency=charge["currency"],
+        amount_received=charge["amount"] if succeeded else 0,
+        amount_remaining=0 if succeeded else None,
+        charge_id=charge["id"],
+        failure_code=charge.get("failure_code"),
+        failure_message=charge.get("failure_message"),
+    )
+
+
+def apply(payment: Payment, seen: Observation, now: str) -> Payment | None:
+    """The payment after Stripe's observation, or None when it changes nothing.
+
+    State only moves forward: a terminal payment never changes; a late or stale observation
+    of an attempt that already failed never brings it back; a retried attempt may succeed
+    after a failure.
+    """
+    if seen.currency.lower() != payment.currency.lower():
+        raise CurrencyMismatch(payment.payment_id, payment.currency, seen.currency)
+    if payment.status in TERMINAL or not _moves_forward(payment, seen):
+        return None
+    updated = replace(
+        payment,
+        status=seen.status,
+        amount_received=max(seen.amount_received, payment.amount_received)
+        if seen.status is not PaymentStatus.FAILED
+        else payment.amount_received,
+        amount_remaining=seen.amount_remaining,
+        charge_id=seen.charge_id or payment.charge_id,
+        failure_code=seen.failure_code if seen.status is PaymentStatus.FAILED else None,
+        failure_message=seen.failure_message if seen.status is PaymentStatus.FAILED else None,
+    )
+    if _same_facts(updated, payment):
+        return None
+    return replace(updated, version=payment.version + 1, updated_at=now)
+
+
+def _moves_forward(payment: Payment, seen: Observation) -> bool:
+    current, target = payment.status, seen.status
+    if target in TERMINAL:
+        return True
+    if target is PaymentStatus.PENDING:
+        return False
+    if current is PaymentStatus.FAILED:
+        # Only a new attempt (another charge) may follow a failure.
+        return seen.charge_id is not None and seen.charge_id != payment.charge_id
+    if target is PaymentStatus.PARTIALLY_FUNDED:
+        return current in (PaymentStatus.PENDING, PaymentStatus.PARTIALLY_FUNDED) and (
+            seen.amount_received > payment.amount_received
+        )
+    if target is PaymentStatus.PROCESSING:
+        return current is PaymentStatus.PENDING or (current is PaymentStatus.PARTIALLY_FUNDED)
+    return True  # FAILED from pending, processing or partially funded
+
+
+def _same_facts(a: Payment, b: Payment) -> bool:
+    return replace(a, version=0, updated_at=None) == replace(b, version=0, updated_at=None)
+
+
+def _charge_id(latest_charge: Any) -> str | None:
+    if isinstance(latest_charge, Mapping):
+        return latest_charge.get("id")
+    return latest_charge
+
+
+def _bank_transfer_remaining(payment_intent: Mapping[str, Any]) -> int | None:
+    next_action = payment_intent.get("next_action") or {}
+    instructions = next_action.get("display_bank_transfer_instructions") or {}
+    remaining = instructions.get("amount_remaining")
+    return int(remaining) if remaining is not None else None
+
+
+def notification_of(payment: Payment) -> dict[str, Any]:
+    """What the platform is told when a payment changes; its id is stable across re-sends."""
+    return {
+        "notification_id": f"{payment.payment_id}.v{payment.version}",
+        "payment_id": payment.payment_id,
+        "company_id": payment.company_id,
+        "account_id": payment.account_id,
+        "status": str(payment.status),
+        "amount": payment.amount,
+        "amount_received": payment.amount_received,
+        "amount_remaining": payment.amount_remaining,
+        "currency": payment.currency,
+        "invoices": [{"invoice_id": i.invoice_id, "amount": i.amount} for i in payment.invoices],
+        "payment_intent_id": payment.payment_intent_id,
+        "charge_id": payment.charge_id,
+        "failure_code": payment.failure_code,
+        "failure_message": payment.failure_message,
+        "occurred_at": payment.updated_at,
+    }

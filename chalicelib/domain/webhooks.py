@@ -1,0 +1,62 @@
+"""What the service does with a verified Stripe event: queue it or acknowledge and drop it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.errors import InvalidInput
+
+HANDLED_EVENT_TYPES = (
+    "source.chargeable",
+    "charge.succeeded",
+    "customer.source.updated",
+    "payment_intent.processing",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.partially_funded",
+    "account.application.deauthorized",
+)
+MAX_BODY_BYTES = 256 * 1024
+
+
+class Verdict(StrEnum):
+    QUEUE = "queued"
+    IGNORED_TYPE = "ignored_type"
+    IGNORED_MODE = "ignored_mode"
+
+
+@dataclass(frozen=True)
+class EventEnvelope:
+    """The fields of a Stripe event that route and dedupe it, without its payload."""
+
+    event_id: str
+    type: str
+    account: str | None
+    livemode: bool
+
+
+def envelope_of(event: Mapping[str, Any]) -> EventEnvelope:
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_"):
+        raise InvalidInput("id", "is not a Stripe event id")
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidInput("type", "is missing")
+    account = event.get("account")
+    if account is not None and not isinstance(account, str):
+        raise InvalidInput("account", "must be a string")
+    livemode = event.get("livemode")
+    if not isinstance(livemode, bool):
+        raise InvalidInput("livemode", "must be true or false")
+    return EventEnvelope(event_id, event_type, account, livemode)
+
+
+def decide(envelope: EventEnvelope, stage_livemode: bool) -> Verdict:
+    # A live Connect endpoint also receives test-mode events; they are not ours to act on.
+    if envelope.livemode != stage_livemode:
+        return Verdict.IGNORED_MODE
+    if envelope.type not in HANDLED_EVENT_TYPES:
+        return Verdict.IGNORED_TYPE
+    return Verdict.QUEUE

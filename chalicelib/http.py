@@ -1,0 +1,72 @@
+"""HTTP concerns of the platform API: bearer authentication, JSON bodies, error answers."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+
+from chalicelib import wiring
+from chalicelib.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    StripeRejected,
+    StripeUnavailable,
+)
+from chalicelib.observability import logger
+
+
+def error(status: int, code: str, message: str, **extra: Any) -> Response:
+    return Response(
+        body={"error": {"code": code, "message": message, **extra}},
+        status_code=status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def json_body(raw_body: bytes) -> Any:
+    try:
+        return json.loads(raw_body or b"null")
+    except ValueError:
+        raise InvalidInput("body", "is not valid JSON") from None
+
+
+def platform_endpoint(current_request: Callable[[], Any]) -> Callable[..., Any]:
+    """Decorator for platform API routes: bearer token first, then domain errors as JSON."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not _authorized(current_request().headers.get("authorization")):
+                return error(401, "unauthorized", "a valid bearer token is required")
+            try:
+                return view(*args, **kwargs)
+            except InvalidInput as failure:
+                return error(400, "invalid_request", failure.message, field=failure.field)
+            except NotFound as failure:
+                return error(404, "not_found", str(failure))
+            except Conflict as failure:
+                return error(409, "conflict", str(failure))
+            except StripeRejected as failure:
+                logger.warning("Stripe refused the request", extra={"stripe_code": failure.code})
+                return error(502, "stripe_rejected", str(failure), stripe_code=failure.code)
+            except StripeUnavailable as failure:
+                logger.warning("Stripe unavailable", extra={"reason": str(failure)})
+                return error(503, "stripe_unavailable", "Stripe is unavailable; try again")
+
+        return wrapper
+
+    return decorate
+
+
+def _authorized(header: str | None) -> bool:
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    expected = wiring.secrets().get(wiring.SECRET_PLATFORM_TOKEN)
+    return hmac.compare_digest(token.strip().encode(), expected.encode())

@@ -1,0 +1,67 @@
+"""The service's view of the outside world: one interface per external system.
+
+Adapters in chalicelib/adapters implement these against DynamoDB, SQS, EventBridge and Stripe;
+tests may implement them in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from chalicelib.domain.accounts import ConnectedAccount
+from chalicelib.domain.payments import Payment
+from chalicelib.domain.webhooks import EventEnvelope
+
+
+class PaymentStore(Protocol):
+    def get(self, payment_id: str) -> Payment | None: ...
+
+    def insert(self, payment: Payment) -> None:
+        """Store a new payment; Conflict if one with that id exists."""
+
+    def save(
+        self, payment: Payment, expected_version: int, notification: Mapping[str, Any]
+    ) -> None:
+        """Write the payment and queue its notification atomically.
+
+        ConcurrentUpdate if the stored version is not expected_version (expected_version 0
+        also means the record may not exist yet).
+        """
+
+    def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
+        """Notifications written with the payment but not yet published, oldest first."""
+
+    def mark_published(self, payment_id: str, notification_id: str) -> None: ...
+
+
+class AccountStore(Protocol):
+    def get(self, account_id: str) -> ConnectedAccount | None: ...
+
+    def connected_for_company(self, company_id: str) -> ConnectedAccount | None: ...
+
+    def put(self, account: ConnectedAccount) -> None: ...
+
+
+class EventQueue(Protocol):
+    def send(self, envelope: EventEnvelope, body: str) -> None:
+        """Queue a verified event; raises if the queue did not accept it."""
+
+
+class Notifier(Protocol):
+    def publish(self, notification: Mapping[str, Any]) -> None: ...
+
+
+class StripeGateway(Protocol):
+    def create_payment_intent(
+        self, account_id: str, params: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]: ...
+
+    def retrieve_payment_intent(
+        self, account_id: str, payment_intent_id: str
+    ) -> dict[str, Any]: ...
+
+
+class EventVerifier(Protocol):
+    def verify(self, raw_body: bytes, signature_header: str | None) -> dict[str, Any]:
+        """The event if its signature matches one of the secrets; WebhookRejected otherwise."""

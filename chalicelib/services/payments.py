@@ -1,0 +1,89 @@
+"""The platform's payment requests: start a payment on a connected account, read it back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.metadata import payment_metadata
+from chalicelib.domain.payment_requests import StartPayment
+from chalicelib.domain.payments import Payment, observe_payment_intent
+from chalicelib.ports import AccountStore, Notifier, PaymentStore, StripeGateway
+from chalicelib.services.transitions import record
+
+
+def new_payment_id() -> str:
+    return f"pay_{uuid.uuid4().hex}"
+
+
+@dataclass
+class PaymentsService:
+    payments: PaymentStore
+    accounts: AccountStore
+    stripe: StripeGateway
+    notifier: Notifier
+    clock: Callable[[], str]
+    new_id: Callable[[], str] = new_payment_id
+
+    def start(self, request: StartPayment) -> tuple[Payment, str]:
+        """Create the PaymentIntent on the company's account and store the pending payment.
+
+        Returns the payment and the PaymentIntent's client_secret, which is never stored.
+        """
+        account = self.accounts.connected_for_company(request.company_id)
+        if account is None:
+            raise NotFound(f"company {request.company_id} has no connected Stripe account")
+        if not account.is_connected:
+            raise Conflict(
+                f"the Stripe account of company {request.company_id} is disconnected; "
+                "reconnect it before taking payments"
+            )
+        payment = Payment(
+            payment_id=self.new_id(),
+            company_id=request.company_id,
+            account_id=account.account_id,
+            amount=request.amount,
+            currency=request.currency,
+            invoices=request.invoices,
+            created_at=self.clock(),
+        )
+        params = {
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "metadata": payment_metadata(payment),
+            "automatic_payment_methods": {"enabled": True},
+        }
+        if request.description:
+            params["description"] = request.description
+        # Keyed on our payment id: a retried call cannot create a second PaymentIntent.
+        intent = self.stripe.create_payment_intent(
+            account.account_id, params, idempotency_key=f"create-{payment.payment_id}"
+        )
+        payment = replace(payment, payment_intent_id=intent["id"])
+        try:
+            self.payments.insert(payment)
+        except Conflict:
+            # A webhook got here first and rebuilt the record from the PaymentIntent.
+            stored = self.payments.get(payment.payment_id)
+            if stored is None or stored.payment_intent_id != payment.payment_intent_id:
+                raise
+            payment = stored
+        return payment, intent["client_secret"]
+
+    def get(self, payment_id: str) -> Payment:
+        payment = self.payments.get(payment_id)
+        if payment is None:
+            raise NotFound(f"no payment {payment_id}")
+        return payment
+
+    def sync(self, payment_id: str) -> Payment:
+        """The customer came back: re-read Stripe and apply it, as a webhook would."""
+        payment = self.get(payment_id)
+        if payment.payment_intent_id is None:
+            return payment
+        intent = self.stripe.retrieve_payment_intent(payment.account_id, payment.payment_intent_id)
+        return record(
+            self.payments, self.notifier, payment, observe_payment_intent(intent), self.clock()
+        )

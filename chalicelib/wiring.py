@@ -1,0 +1,127 @@
+"""Builds the adapters and services once per Lambda container, lazily.
+
+Nothing here runs at import time: a cold start pays only for what its entry point uses, and
+tests can point the environment somewhere else before the first call (then call reset()).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from chalicelib.settings import Settings
+
+SECRET_STRIPE_KEY = "stripe-secret-key"
+SECRET_PLATFORM_TOKEN = "platform-api-token"
+SECRET_WEBHOOK_SIGNING = "webhook-signing-secrets"
+SECRET_CLIENT_ID = "stripe-client-id"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def aws(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)
+
+
+@cache
+def secrets() -> Any:
+    from chalicelib.adapters.secrets import SsmSecrets
+
+    return SsmSecrets(aws("ssm"), settings().secrets_path)
+
+
+def stripe_api() -> Any:
+    return _stripe_api(secrets().get(SECRET_STRIPE_KEY), secrets().get_optional(SECRET_CLIENT_ID))
+
+
+@cache
+def _stripe_api(secret_key: str, client_id: str | None) -> Any:
+    # Keyed on the secret: a rotated key builds a new client, the old one is dropped.
+    from chalicelib.adapters.stripe_api import StripeApi, make_client
+
+    config = settings()
+    return StripeApi(
+        make_client(
+            secret_key,
+            api_base=config.stripe_api_base,
+            client_id=client_id,
+            timeout_seconds=config.stripe_timeout_seconds,
+            max_network_retries=config.stripe_max_retries,
+        )
+    )
+
+
+def webhook_secrets() -> list[str]:
+    raw = secrets().get(SECRET_WEBHOOK_SIGNING)
+    return [s for s in raw.replace(",", " ").split() if s]
+
+
+@cache
+def payment_store() -> Any:
+    from chalicelib.adapters.dynamodb import DynamoPaymentStore
+
+    return DynamoPaymentStore(aws("dynamodb"), settings().payments_table)
+
+
+@cache
+def account_store() -> Any:
+    from chalicelib.adapters.dynamodb import DynamoAccountStore
+
+    return DynamoAccountStore(aws("dynamodb"), settings().accounts_table)
+
+
+@cache
+def event_queue() -> Any:
+    from chalicelib.adapters.messaging import SqsEventQueue
+
+    config = settings()
+    client = aws("sqs")
+    url = (
+        config.events_queue_url
+        or client.get_queue_url(QueueName=config.events_queue_name)["QueueUrl"]
+    )
+    return SqsEventQueue(client, url)
+
+
+@cache
+def notifier() -> Any:
+    from chalicelib.adapters.messaging import EventBridgeNotifier
+
+    return EventBridgeNotifier(aws("events"), settings().notifications_bus)
+
+
+def payments_service() -> Any:
+    from chalicelib.services.payments import PaymentsService
+
+    return PaymentsService(payment_store(), account_store(), stripe_api(), notifier(), now)
+
+
+def repairer() -> Any:
+    from chalicelib.services.repair import Repairer
+
+    return Repairer(payment_store(), account_store(), stripe_api(), notifier(), now)
+
+
+def reset() -> None:
+    """Forget every cached client and setting (tests that change the environment)."""
+    for cached in (settings, aws, secrets, _stripe_api, payment_store, account_store):
+        cached.cache_clear()
+    for cached in (event_queue, notifier):
+        cached.cache_clear()
+
+
+def platform_verifier() -> Any:
+    from chalicelib.adapters.stripe_api import SignatureVerifier
+
+    return SignatureVerifier(webhook_secrets())

@@ -1,0 +1,124 @@
+"""The payment state rules: what each observation of Stripe does to a payment."""
+
+import pytest
+
+from chalicelib.domain.errors import CurrencyMismatch
+from chalicelib.domain.payments import (
+    InvoiceLine,
+    Observation,
+    Payment,
+    PaymentStatus,
+    apply,
+    observe_payment_intent,
+)
+
+NOW = "2026-11-29T12:00:00.000+00:00"
+S = PaymentStatus
+
+
+def payment(**changes):
+    base = Payment(
+        payment_id="pay_1",
+        company_id="co_1",
+        account_id="acct_1",
+        amount=5000,
+        currency="eur",
+        invoices=(InvoiceLine("inv_1", 5000),),
+        created_at=NOW,
+        payment_intent_id="pi_1",
+    )
+    return Payment(**{**base.__dict__, **changes})
+
+
+def intent(status, **fields):
+    return {"id": "pi_1", "amount": 5000, "currency": "eur", "status": status, **fields}
+
+
+def test_succeeded_records_amount_and_charge_and_bumps_version():
+    result = apply(payment(), observe_payment_intent(
+        intent("succeeded", amount_received=5000, latest_charge="ch_1")), NOW)
+    assert result.status is S.SUCCEEDED
+    assert (result.amount_received, result.amount_remaining, result.charge_id) == (5000, 0, "ch_1")
+    assert result.version == 1 and result.updated_at == NOW
+
+
+def test_the_same_observation_twice_changes_nothing_the_second_time():
+    seen = observe_payment_intent(intent("succeeded", amount_received=5000, latest_charge="ch_1"))
+    once = apply(payment(), seen, NOW)
+    assert apply(once, seen, NOW) is None
+
+
+@pytest.mark.parametrize("late", ["processing", "requires_payment_method", "requires_action"])
+def test_nothing_moves_a_succeeded_payment(late):
+    done = payment(status=S.SUCCEEDED, amount_received=5000, charge_id="ch_1", version=3)
+    assert apply(done, observe_payment_intent(intent(late, latest_charge="ch_1")), NOW) is None
+
+
+def test_failure_keeps_stripes_code_and_message():
+    seen = observe_payment_intent(intent(
+        "requires_payment_method",
+        latest_charge="ch_1",
+        last_payment_error={"code": "card_declined", "decline_code": "insufficient_funds",
+                            "message": "Your card has insufficient funds."},
+    ))
+    result = apply(payment(status=S.PROCESSING, charge_id="ch_1"), seen, NOW)
+    assert (result.status, result.failure_code) == (S.FAILED, "insufficient_funds")
+    assert result.failure_message == "Your card has insufficient funds."
+
+
+def test_a_retried_attempt_may_succeed_after_a_failure_and_clears_the_failure():
+    failed = payment(status=S.FAILED, charge_id="ch_1", failure_code="card_declined")
+    result = apply(failed, observe_payment_intent(
+        intent("succeeded", amount_received=5000, latest_charge="ch_2")), NOW)
+    assert result.status is S.SUCCEEDED and result.failure_code is None
+
+
+def test_a_stale_processing_of_the_failed_attempt_does_not_undo_the_failure():
+    failed = payment(status=S.FAILED, charge_id="ch_1")
+    assert apply(failed, observe_payment_intent(intent("processing", latest_charge="ch_1")), NOW) is None
+
+
+def test_a_new_attempt_processing_after_a_failure_moves_on():
+    failed = payment(status=S.FAILED, charge_id="ch_1")
+    result = apply(failed, observe_payment_intent(intent("processing", latest_charge="ch_2")), NOW)
+    assert result.status is S.PROCESSING and result.charge_id == "ch_2"
+
+
+def test_processing_never_goes_back_to_pending():
+    processing = payment(status=S.PROCESSING, charge_id="ch_1")
+    assert apply(processing, observe_payment_intent(intent("requires_payment_method")), NOW) is None
+
+
+def bank_transfer(remaining, received):
+    return intent(
+        "requires_action",
+        amount_received=received,
+        next_action={"type": "display_bank_transfer_instructions",
+                     "display_bank_transfer_instructions": {"amount_remaining": remaining}},
+    )
+
+
+def test_partial_fundings_track_what_is_received_and_what_remains():
+    first = apply(payment(), observe_payment_intent(bank_transfer(3000, 2000)), NOW)
+    assert (first.status, first.amount_received, first.amount_remaining) == (
+        S.PARTIALLY_FUNDED, 2000, 3000)
+    second = apply(first, observe_payment_intent(bank_transfer(1000, 4000)), NOW)
+    assert (second.amount_received, second.amount_remaining, second.version) == (4000, 1000, 2)
+
+
+def test_an_older_partial_funding_seen_late_is_ignored():
+    ahead = payment(status=S.PARTIALLY_FUNDED, amount_received=4000, amount_remaining=1000)
+    assert apply(ahead, observe_payment_intent(bank_transfer(3000, 2000)), NOW) is None
+
+
+def test_bank_transfer_instructions_before_any_funds_are_still_pending():
+    assert observe_payment_intent(bank_transfer(5000, 0)).status is S.PENDING
+
+
+def test_a_currency_other_than_the_payments_is_refused():
+    with pytest.raises(CurrencyMismatch):
+        apply(payment(), Observation(S.SUCCEEDED, currency="usd", amount_received=5000), NOW)
+
+
+def test_requires_action_without_funds_is_pending():
+    assert observe_payment_intent(intent("requires_action")).status is S.PENDING
