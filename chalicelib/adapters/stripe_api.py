@@ -12,6 +12,9 @@ import stripe
 from chalicelib.domain.errors import StripeRejected, StripeUnavailable, WebhookRejected
 
 SIGNATURE_TOLERANCE_SECONDS = 300
+# The API version the SDK is pinned to; webhook endpoints are created with the same one so
+# that event payloads have the shapes the SDK and the service expect.
+API_VERSION: str = stripe.api_version
 
 
 def make_client(
@@ -106,3 +109,23 @@ def _parse_event(payload: str) -> dict[str, Any]:
         # Thin (v2) event notifications carry no snapshot and are not handled here.
         raise WebhookRejected("unsupported_event", "only snapshot events (object: event)")
     return event
+
+
+class StripeWebhookEndpoints:
+    """The platform's own webhook endpoints (no Stripe-Account: they belong to the platform)."""
+
+    def __init__(self, client: stripe.StripeClient) -> None:
+        self._client = client
+
+    def list_webhook_endpoints(self) -> list[dict[str, Any]]:
+        with _translated_errors():
+            page = self._client.v1.webhook_endpoints.list({"limit": 100})
+            return [endpoint.to_dict() for endpoint in page.auto_paging_iter()]
+
+    def create_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
+        with _translated_errors():
+            return self._client.v1.webhook_endpoints.create(params).to_dict()  # type: ignore[arg-type]
+
+    def update_webhook_endpoint(self, endpoint_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        with _translated_errors():
+            return self._client.v1.webhook_endpoints.update(endpoint_id, params).to_dict()  # type: ignore[arg-type]

@@ -1,0 +1,36 @@
+"""Serves the Chalice API locally, like `chalice local`, with extra environment on top.
+
+`chalice local` writes the stage's variables over the process environment, so a stack on
+other ports (tests) could not point the app at its own stand-ins; this runner applies
+`--env KEY=VALUE` after the stage. Run as: python -m local.api_server --port 8000 --env ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from chalice.cli.factory import CLIFactory
+
+from local.stage_env import PROJECT_DIR
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--stage", default="local")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=args.stage)
+    os.environ.update(dict(item.split("=", 1) for item in args.env))
+    server = factory.create_local_server(config.chalice_app, config, args.host, args.port)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

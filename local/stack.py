@@ -1,0 +1,280 @@
+"""The whole service on one machine: AWS (moto), Stripe (the stand-in), the API and the consumer.
+
+`python -m local.stack` brings it up in the foreground and prints what to try; tests start a
+LocalStack on free ports. The same infra/template.yaml as in AWS is deployed into moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from chalicelib.adapters.stripe_api import API_VERSION, StripeWebhookEndpoints, make_client
+from chalicelib.domain.accounts import ConnectedAccount
+from chalicelib.services.provisioning import ensure_connect_endpoint
+from chalicelib.wiring import (
+    SECRET_CLIENT_ID,
+    SECRET_PLATFORM_TOKEN,
+    SECRET_STRIPE_KEY,
+    SECRET_WEBHOOK_SIGNING,
+    now,
+)
+from local.aws import LocalAws, deploy_stack, put_secrets
+from local.stage_env import PROJECT_DIR, stage_environment
+from local.stripe_standin import StripeStandin
+
+STAGE = "local"
+SERVICE_NAME = "stripe-bridge"
+DEMO_COMPANY = "demo-company"
+DEMO_ACCOUNT = "acct_demo"
+
+
+@dataclass
+class StackConfig:
+    api_port: int = 8000
+    stripe_port: int = 12111
+    aws_port: int = 5005
+    platform_token: str = "local-platform-token"
+    stripe_secret_key: str = "sk_test_local"
+    stripe_client_id: str = "ca_local"
+    # AWS defaults (180 s visibility, 5 receives) would make a poison message take 15 minutes
+    # to reach the dead-letter queue locally; the rule visibility >= 6 x timeout still holds.
+    consumer_timeout: int = 5
+    visibility_timeout: int = 30
+    max_receive_count: int = 5
+    seed_demo_account: bool = True
+    log_dir: Path | None = None  # None: the processes write to this terminal
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.aws = LocalAws(port=self.config.aws_port)
+        self.stripe = StripeStandin(
+            port=self.config.stripe_port,
+            api_key=self.config.stripe_secret_key,
+            client_id=self.config.stripe_client_id,
+        )
+        self.outputs: dict[str, str] = {}
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._logs: list[IO[bytes]] = []
+        self.webhook_secret: str | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.api_port}"
+
+    def start(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        config = self.config
+        self.aws.start()
+        self.outputs = deploy_stack(
+            self.aws,
+            PROJECT_DIR / "infra" / "template.yaml",
+            SERVICE_NAME,
+            {
+                "ServiceName": SERVICE_NAME,
+                "ConsumerTimeoutSeconds": str(config.consumer_timeout),
+                "VisibilityTimeoutSeconds": str(config.visibility_timeout),
+                "MaxReceiveCount": str(config.max_receive_count),
+            },
+        )
+        self.stripe.start()
+        self.webhook_secret = self._provision_webhook()
+        put_secrets(
+            self.aws,
+            f"/{SERVICE_NAME}",
+            {
+                SECRET_STRIPE_KEY: config.stripe_secret_key,
+                SECRET_PLATFORM_TOKEN: config.platform_token,
+                SECRET_WEBHOOK_SIGNING: self.webhook_secret,
+                SECRET_CLIENT_ID: config.stripe_client_id,
+            },
+        )
+        if config.seed_demo_account:
+            self.seed_account(DEMO_ACCOUNT, DEMO_COMPANY)
+        env = self._lambda_env()
+        self._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "local.api_server",
+                "--port",
+                str(config.api_port),
+                "--stage",
+                STAGE,
+                *[f"--env={k}={v}" for k, v in env.items()],
+            ],
+            env,
+        )
+        self._spawn(
+            "consumer",
+            [
+                sys.executable,
+                "-m",
+                "local.worker",
+                "--queue-url",
+                self.outputs["EventsQueueUrl"],
+                "--timeout",
+                str(config.consumer_timeout),
+            ],
+            {**stage_environment(STAGE, "consume_events"), **env},
+        )
+        _wait_for_http(f"{self.api_url}/payments", self._processes[0])
+
+    def _provision_webhook(self) -> str:
+        """Register the Connect endpoint on the stand-in, as the operator command does on Stripe."""
+        client = make_client(self.config.stripe_secret_key, api_base=self.stripe.url)
+        result = ensure_connect_endpoint(
+            StripeWebhookEndpoints(client), f"{self.api_url}/webhooks/stripe", API_VERSION
+        )
+        if result.secret is None:
+            raise RuntimeError("the stand-in already had an endpoint; it should start empty")
+        return result.secret
+
+    def seed_account(self, account_id: str, company_id: str) -> None:
+        """A connected account on both sides, as if its admin had gone through OAuth."""
+        _post_json(f"{self.stripe.url}/_standin/accounts", {"id": account_id})
+        from chalicelib.adapters.dynamodb import DynamoAccountStore
+
+        store = DynamoAccountStore(self.aws.client("dynamodb"), self.outputs["AccountsTableName"])
+        store.put(ConnectedAccount(account_id, company_id, livemode=False, connected_at=now()))
+
+    def _lambda_env(self) -> dict[str, str]:
+        return {
+            **self.aws.env(),
+            "STRIPE_API_BASE": self.stripe.url,
+            "PUBLIC_BASE_URL": self.api_url,
+            "EVENTS_QUEUE_URL": self.outputs["EventsQueueUrl"],
+            **self.config.extra_env,
+        }
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        output: Any = None
+        if self.config.log_dir is not None:
+            self.config.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+            self._logs.append(output)
+        self._processes.append(
+            subprocess.Popen(
+                command,
+                cwd=PROJECT_DIR,
+                env={**os.environ, **env},
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+            )
+        )
+
+    def stop(self) -> None:
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._processes.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+        self.stripe.stop()
+        self.aws.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local API exited with code {process.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is serving
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the local API did not answer on {url} within {timeout:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--api-port", type=int, default=8000)
+    parser.add_argument("--aws-port", type=int, default=5005)
+    args = parser.parse_args(argv)
+    stack = LocalStack(StackConfig(api_port=args.api_port, aws_port=args.aws_port))
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    with stack:
+        print(welcome(stack), flush=True)
+        stopped.wait()
+
+
+def welcome(stack: LocalStack) -> str:
+    api, token, stripe_url = stack.api_url, stack.config.platform_token, stack.stripe.url
+    return f"""
+The service is up.
+  API (platform + webhooks)  {api}
+  Stripe stand-in            {stripe_url}
+  AWS (moto)                 {stack.aws.endpoint_url}
+  Platform token             {token}
+  Demo company / account     {DEMO_COMPANY} / {DEMO_ACCOUNT}
+
+Try it (in another terminal):
+  # 1. start a payment for two invoices
+  curl -s -X POST {api}/payments -H 'Authorization: Bearer {token}' \\
+    -d '{{"company_id": "{DEMO_COMPANY}", "amount": 1500, "currency": "usd", "invoices": [
+         {{"invoice_id": "INV-1", "amount": 1000}}, {{"invoice_id": "INV-2", "amount": 500}}]}}'
+  # 2. the customer pays with a card, then closes the tab (use the payment_intent_id above)
+  curl -s -X POST {stripe_url}/_standin/payment_intents/PI_ID/pay -d '{{"method": "card_3ds"}}'
+  # 3. the webhook repaired it: read the payment back (use the payment_id above)
+  curl -s {api}/payments/PAYMENT_ID -H 'Authorization: Bearer {token}'
+
+Logs of the API and the consumer follow. Ctrl-C stops everything.
+"""
+
+
+if __name__ == "__main__":
+    main()

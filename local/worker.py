@@ -1,0 +1,48 @@
+"""Runs the queue consumer locally: Lambda's SQS trigger stood in for by local.sqs_trigger.
+
+Run as: python -m local.worker --queue-url URL [--batch-size 10] [--timeout 30]
+with the stage's environment already set (local.stack does that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+import boto3
+
+from local.sqs_trigger import SqsTrigger
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queue-url", required=True)
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--timeout", type=int, default=30, help="the Lambda timeout, seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+
+    import app  # the same handler Lambda would run
+
+    trigger = SqsTrigger(
+        boto3.client("sqs"),
+        args.queue_url,
+        app.consume_events,
+        batch_size=args.batch_size,
+        timeout_seconds=args.timeout,
+        # `chalice deploy` cannot turn partial batch responses on: mimic that mapping.
+        report_batch_item_failures=False,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    trigger.start()
+    stopped.wait()
+    trigger.stop()
+
+
+if __name__ == "__main__":
+    main()

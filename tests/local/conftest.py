@@ -1,0 +1,16 @@
+"""One local AWS (moto on loopback) shared by the tests of the local tooling."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local.aws import LocalAws
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    with LocalAws(port=0) as aws:
+        yield aws
