@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
+    app = config.chalice_app  # loading the app is what applies the stage's variables
     os.environ.update(dict(item.split("=", 1) for item in args.env))
-    server = factory.create_local_server(config.chalice_app, config, args.host, args.port)
+    server = factory.create_local_server(app, config, args.host, args.port)
     server.serve_forever()
 
 

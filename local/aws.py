@@ -126,7 +126,7 @@ class _CloudFormationLoader(yaml.SafeLoader):
 
 
 def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if name == "Fn::GetAtt":
@@ -192,6 +192,7 @@ def deploy_stack(
 
 
 def stack_outputs(aws: LocalAws, stack_name: str) -> dict[str, str]:
+    """The outputs of a deployed stack, by key."""
     stack = aws.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
 
@@ -339,6 +340,9 @@ class _Resolver:
         if set(value) == {"Fn::GetAtt"}:
             logical_id, attribute = value["Fn::GetAtt"]
             return self._attribute(logical_id, attribute)
+        if len(value) == 1 and next(iter(value)).startswith("Fn::"):
+            # Better to stop than to set an unevaluated function as a queue or table setting.
+            raise ValueError(f"cannot evaluate {next(iter(value))} locally")
         return {key: self.resolve(item) for key, item in value.items()}
 
     def _attribute(self, logical_id: str, attribute: str) -> str:

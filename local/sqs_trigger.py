@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -151,6 +152,7 @@ class SqsTrigger:
 
         Handler errors are logged, not raised; errors talking to SQS are raised.
         """
+        account_id = self.queue_arn.split(":")[4]
         messages = self._receive_batch()
         if not messages:
             return 0
@@ -158,7 +160,7 @@ class SqsTrigger:
         context = LambdaContext(
             self.function_name,
             self.region,
-            self.queue_arn.split(":")[4],
+            account_id,
             self.timeout_seconds,
             self.memory_limit_in_mb,
         )
@@ -220,7 +222,7 @@ class SqsTrigger:
             if remaining <= 0:
                 break
             wanted = min(self.batch_size - len(messages), _MAX_RECEIVE)
-            messages += self._receive(wanted, min(20, int(remaining)))
+            messages += self._receive(wanted, min(20, math.ceil(remaining)))
         return messages
 
     def _receive(self, count: int, wait_seconds: int) -> list[dict]:

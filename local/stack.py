@@ -239,11 +239,27 @@ def free_port() -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    defaults = StackConfig()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--api-port", type=int, default=8000)
-    parser.add_argument("--aws-port", type=int, default=5005)
+    parser.add_argument("--api-port", type=int, default=defaults.api_port)
+    parser.add_argument("--stripe-port", type=int, default=defaults.stripe_port)
+    parser.add_argument("--aws-port", type=int, default=defaults.aws_port)
+    parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
+    parser.add_argument("--max-receive-count", type=int, default=defaults.max_receive_count)
+    parser.add_argument("--log-dir", type=Path, help="write the processes' logs there")
+    parser.add_argument("--no-demo", action="store_true", help="do not seed the demo account")
     args = parser.parse_args(argv)
-    stack = LocalStack(StackConfig(api_port=args.api_port, aws_port=args.aws_port))
+    stack = LocalStack(
+        StackConfig(
+            api_port=args.api_port,
+            stripe_port=args.stripe_port,
+            aws_port=args.aws_port,
+            visibility_timeout=args.visibility_timeout,
+            max_receive_count=args.max_receive_count,
+            log_dir=args.log_dir,
+            seed_demo_account=not args.no_demo,
+        )
+    )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())

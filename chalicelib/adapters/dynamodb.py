@@ -165,7 +165,7 @@ def _payment_values(payment: Payment) -> dict[str, Any]:
 
 
 def _payment(values: dict[str, Any]) -> Payment:
-    fields = {k: values.get(k) for k in Payment.__dataclass_fields__ if k in values}
+    fields: dict[str, Any] = {k: values[k] for k in Payment.__dataclass_fields__ if k in values}
     fields["status"] = PaymentStatus(values["status"])
     fields["invoices"] = tuple(InvoiceLine(**line) for line in values["invoices"])
     return Payment(**fields)
@@ -194,7 +194,8 @@ class DynamoAccountStore:
         )
         accounts = [_account(from_item(item)) for item in response.get("Items", [])]
         connected = [a for a in accounts if a.is_connected]
-        return (connected or accounts or [None])[0]
+        candidates = connected or accounts
+        return candidates[0] if candidates else None
 
     def put(self, account: ConnectedAccount) -> None:
         values = asdict(account)

@@ -53,7 +53,6 @@ class PaymentsService:
             "amount": payment.amount,
             "currency": payment.currency,
             "metadata": payment_metadata(payment),
-            "automatic_payment_methods": {"enabled": True},
         }
         if request.description:
             params["description"] = request.description

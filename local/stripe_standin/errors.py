@@ -61,3 +61,19 @@ def no_such(kind: str, object_id: str, param: str = "id", status: int = 404) -> 
     return StripeError(status, f"No such {kind}: '{object_id}'", code="resource_missing",
                        param=param)
 
+
+
+def no_access(api_key: str, account_id: str) -> StripeError:
+    return StripeError(
+        403,
+        f"The provided key '{mask_key(api_key)}' does not have access to account "
+        f"'{account_id}' (or that account does not exist). Application access may have "
+        "been revoked.",
+        code="account_invalid",
+    )
+
+
+def mask_key(api_key: str) -> str:
+    if len(api_key) < 12:
+        return "*" * len(api_key)
+    return api_key[:8] + "*" * (len(api_key) - 12) + api_key[-4:]

@@ -41,10 +41,8 @@ def _present(params: dict, name: str) -> bool:
     return params.get(name) not in (None, "")
 
 
-def str_param(params: dict, name: str, *, required: bool = False) -> str | None:
+def str_param(params: dict, name: str) -> str | None:
     if not _present(params, name):
-        if required:
-            raise missing(name)
         return None
     value = params[name]
     if not isinstance(value, str):
@@ -52,11 +50,8 @@ def str_param(params: dict, name: str, *, required: bool = False) -> str | None:
     return value
 
 
-def int_param(params: dict, name: str, *, required: bool = False,
-              minimum: int | None = None) -> int | None:
+def int_param(params: dict, name: str, *, minimum: int | None = None) -> int | None:
     if not _present(params, name):
-        if required:
-            raise missing(name)
         return None
     value = params[name]
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -70,6 +65,20 @@ def int_param(params: dict, name: str, *, required: bool = False,
         raise invalid(name, f"This value must be greater than or equal to {minimum}.",
                       code="parameter_invalid_integer")
     return number
+
+
+def require_str(params: dict, name: str) -> str:
+    value = str_param(params, name)
+    if value is None:
+        raise missing(name)
+    return value
+
+
+def require_int(params: dict, name: str, *, minimum: int | None = None) -> int:
+    value = int_param(params, name, minimum=minimum)
+    if value is None:
+        raise missing(name)
+    return value
 
 
 def bool_param(params: dict, name: str, default: bool | None = None) -> bool | None:

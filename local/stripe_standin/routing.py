@@ -16,7 +16,7 @@ class Request:
     method: str
     path: str
     params: dict
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # names lower-cased
     request_id: str
     path_args: dict = field(default_factory=dict)
     owner: str | None = None  # the Stripe-Account the call acts for; None is the platform

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from . import objects
 from .errors import OAuthError, StripeError, invalid, no_such
@@ -83,7 +84,11 @@ def _locked(method):
     return wrapper
 
 
-def _snapshot(obj: dict | None) -> dict | None:
+_T = TypeVar("_T")
+
+
+def _snapshot(obj: _T) -> _T:
+    """A copy nobody else holds: events and answers must not change with the live object."""
     return copy.deepcopy(obj)
 
 
@@ -142,8 +147,7 @@ class Store:
         if account_id is not None:
             connection = self._accounts.get(account_id)
         else:
-            connection = next((c for c in self._accounts.values()
-                               if email and c.account["email"] == email), None)
+            connection = self._by_email(email)
         if connection is None:
             account = objects.account(account_id=account_id or objects.new_id("acct", 16),
                                       email=email, business_name=business_name,
@@ -155,6 +159,15 @@ class Store:
             events.append(self._emit("account.application.authorized", self._application(),
                                      connection.account["id"], deliver=deliver))
         return _snapshot(connection.account), events
+
+    def _by_email(self, email: str | None) -> Connection | None:
+        return next((c for c in self._accounts.values()
+                     if email and c.account["email"] == email), None)
+
+    @_locked
+    def find_account_by_email(self, email: str) -> dict | None:
+        connection = self._by_email(email)
+        return _snapshot(connection.account) if connection else None
 
     @_locked
     def disconnect_account(self, account_id: str, *, request: dict | None = None,
@@ -318,9 +331,11 @@ class Store:
             })
             journey.emit("payment_intent.requires_action", pi)
             if outcome == "declined":
-                journey.fail(None, "card", {"type": "invalid_request_error",
-                                    "code": "payment_intent_authentication_failure",
-                                    "message": AUTHENTICATION_FAILED})
+                journey.fail(None, "card", {
+                    "type": "invalid_request_error",
+                    "code": "payment_intent_authentication_failure",
+                    "message": AUTHENTICATION_FAILED,
+                })
             elif outcome == "succeeded":
                 journey.succeed(journey.new_charge("card", "pending", three_d_secure=True))
         elif method == "customer_balance":

@@ -116,8 +116,11 @@ class Dispatcher:
         return self._paused
 
     def clear(self) -> None:
+        """Drops queued deliveries and resumes: back to how a new stand-in starts."""
         with self._cond:
             self._jobs.clear()
+            self._paused = False
+            self._cond.notify_all()
 
     def deliver_now(self, event_id: str, times: int = 1) -> list[dict]:
         """Sends the event to the endpoints that match it now, in the caller's thread."""

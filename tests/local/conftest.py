@@ -7,7 +7,10 @@ import pytest
 
 from local.aws import LocalAws
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+
+@pytest.fixture(scope="session")
+def template_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 
 
 @pytest.fixture(scope="session")

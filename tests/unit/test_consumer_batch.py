@@ -6,8 +6,15 @@ from chalicelib.consumer import BatchIncomplete, run_batch
 
 
 def records(*ids):
-    return [{"messageId": i, "receiptHandle": f"rh-{i}", "body": i,
-             "messageAttributes": {"event_id": {"stringValue": f"evt_{i}"}}} for i in ids]
+    return [
+        {
+            "messageId": i,
+            "receiptHandle": f"rh-{i}",
+            "body": i,
+            "messageAttributes": {"event_id": {"stringValue": f"evt_{i}"}},
+        }
+        for i in ids
+    ]
 
 
 def test_every_handled_message_is_deleted_and_the_failures_are_raised():

@@ -6,8 +6,16 @@ from chalicelib.domain.payments import InvoiceLine, Payment
 
 def test_a_payment_with_many_invoices_round_trips_within_stripes_limits():
     invoices = tuple(InvoiceLine(f"invoice-{i:04d}-{'x' * 40}", 100 + i) for i in range(100))
-    payment = Payment("pay_1", "co_1", "acct_1", sum(i.amount for i in invoices), "usd",
-                      invoices, "2026-11-29T00:00:00.000+00:00", payment_intent_id="pi_1")
+    payment = Payment(
+        "pay_1",
+        "co_1",
+        "acct_1",
+        sum(i.amount for i in invoices),
+        "usd",
+        invoices,
+        "2026-11-29T00:00:00.000+00:00",
+        payment_intent_id="pi_1",
+    )
     metadata = payment_metadata(payment)
     assert len(metadata) <= 50 and all(len(v) <= 500 for v in metadata.values())
     intent = {"id": "pi_1", "amount": payment.amount, "currency": "usd", "metadata": metadata}

@@ -11,7 +11,10 @@ def body(**changes):
         "company_id": "co_1",
         "amount": 1500,
         "currency": "EUR",
-        "invoices": [{"invoice_id": "inv-1", "amount": 1000}, {"invoice_id": "inv-2", "amount": 500}],
+        "invoices": [
+            {"invoice_id": "inv-1", "amount": 1000},
+            {"invoice_id": "inv-2", "amount": 500},
+        ],
         **changes,
     }
 
@@ -37,8 +40,10 @@ def test_a_valid_request_is_normalised():
         ({"invoices": [{"invoice_id": "i;1", "amount": 1500}]}, "invoices[0].invoice_id"),
         ({"invoices": [{"invoice_id": "i", "amount": -1}]}, "invoices[0].amount"),
         ({"invoices": [{"invoice_id": "i", "amount": 1400}]}, "invoices"),
-        ({"invoices": [{"invoice_id": "i", "amount": 750}, {"invoice_id": "i", "amount": 750}]},
-         "invoices"),
+        (
+            {"invoices": [{"invoice_id": "i", "amount": 750}, {"invoice_id": "i", "amount": 750}]},
+            "invoices",
+        ),
         ({"surprise": 1}, "surprise"),
         ({"description": 5}, "description"),
     ],

@@ -35,8 +35,11 @@ def intent(status, **fields):
 
 
 def test_succeeded_records_amount_and_charge_and_bumps_version():
-    result = apply(payment(), observe_payment_intent(
-        intent("succeeded", amount_received=5000, latest_charge="ch_1")), NOW)
+    result = apply(
+        payment(),
+        observe_payment_intent(intent("succeeded", amount_received=5000, latest_charge="ch_1")),
+        NOW,
+    )
     assert result.status is S.SUCCEEDED
     assert (result.amount_received, result.amount_remaining, result.charge_id) == (5000, 0, "ch_1")
     assert result.version == 1 and result.updated_at == NOW
@@ -55,12 +58,17 @@ def test_nothing_moves_a_succeeded_payment(late):
 
 
 def test_failure_keeps_stripes_code_and_message():
-    seen = observe_payment_intent(intent(
-        "requires_payment_method",
-        latest_charge="ch_1",
-        last_payment_error={"code": "card_declined", "decline_code": "insufficient_funds",
-                            "message": "Your card has insufficient funds."},
-    ))
+    seen = observe_payment_intent(
+        intent(
+            "requires_payment_method",
+            latest_charge="ch_1",
+            last_payment_error={
+                "code": "card_declined",
+                "decline_code": "insufficient_funds",
+                "message": "Your card has insufficient funds.",
+            },
+        )
+    )
     result = apply(payment(status=S.PROCESSING, charge_id="ch_1"), seen, NOW)
     assert (result.status, result.failure_code) == (S.FAILED, "insufficient_funds")
     assert result.failure_message == "Your card has insufficient funds."
@@ -68,14 +76,20 @@ def test_failure_keeps_stripes_code_and_message():
 
 def test_a_retried_attempt_may_succeed_after_a_failure_and_clears_the_failure():
     failed = payment(status=S.FAILED, charge_id="ch_1", failure_code="card_declined")
-    result = apply(failed, observe_payment_intent(
-        intent("succeeded", amount_received=5000, latest_charge="ch_2")), NOW)
+    result = apply(
+        failed,
+        observe_payment_intent(intent("succeeded", amount_received=5000, latest_charge="ch_2")),
+        NOW,
+    )
     assert result.status is S.SUCCEEDED and result.failure_code is None
 
 
 def test_a_stale_processing_of_the_failed_attempt_does_not_undo_the_failure():
     failed = payment(status=S.FAILED, charge_id="ch_1")
-    assert apply(failed, observe_payment_intent(intent("processing", latest_charge="ch_1")), NOW) is None
+    assert (
+        apply(failed, observe_payment_intent(intent("processing", latest_charge="ch_1")), NOW)
+        is None
+    )
 
 
 def test_a_new_attempt_processing_after_a_failure_moves_on():
@@ -93,15 +107,20 @@ def bank_transfer(remaining, received):
     return intent(
         "requires_action",
         amount_received=received,
-        next_action={"type": "display_bank_transfer_instructions",
-                     "display_bank_transfer_instructions": {"amount_remaining": remaining}},
+        next_action={
+            "type": "display_bank_transfer_instructions",
+            "display_bank_transfer_instructions": {"amount_remaining": remaining},
+        },
     )
 
 
 def test_partial_fundings_track_what_is_received_and_what_remains():
     first = apply(payment(), observe_payment_intent(bank_transfer(3000, 2000)), NOW)
     assert (first.status, first.amount_received, first.amount_remaining) == (
-        S.PARTIALLY_FUNDED, 2000, 3000)
+        S.PARTIALLY_FUNDED,
+        2000,
+        3000,
+    )
     second = apply(first, observe_payment_intent(bank_transfer(1000, 4000)), NOW)
     assert (second.amount_received, second.amount_remaining, second.version) == (4000, 1000, 2)
 

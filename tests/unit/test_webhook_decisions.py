@@ -7,8 +7,13 @@ from chalicelib.domain.webhooks import HANDLED_EVENT_TYPES, Verdict, decide, env
 
 
 def event(**changes):
-    return {"id": "evt_1", "type": "payment_intent.succeeded", "account": "acct_1",
-            "livemode": False, **changes}
+    return {
+        "id": "evt_1",
+        "type": "payment_intent.succeeded",
+        "account": "acct_1",
+        "livemode": False,
+        **changes,
+    }
 
 
 @pytest.mark.parametrize("event_type", HANDLED_EVENT_TYPES)

@@ -1,0 +1,115 @@
+"""Payments and accounts in DynamoDB: conditional writes, the outbox, lookups."""
+
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.adapters.dynamodb import DynamoAccountStore, DynamoPaymentStore
+from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.errors import ConcurrentUpdate, Conflict
+from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus, notification_of
+
+NOW = "2026-11-29T12:00:00.000+00:00"
+
+
+@pytest.fixture
+def payments(aws, outputs):
+    return DynamoPaymentStore(aws.client("dynamodb"), outputs["PaymentsTableName"])
+
+
+@pytest.fixture
+def accounts(aws, outputs):
+    return DynamoAccountStore(aws.client("dynamodb"), outputs["AccountsTableName"])
+
+
+def new_payment():
+    return Payment(
+        f"pay_{uuid.uuid4().hex}",
+        "co_1",
+        "acct_1",
+        1500,
+        "usd",
+        (InvoiceLine("inv-1", 1000), InvoiceLine("inv-2", 500)),
+        NOW,
+        payment_intent_id=f"pi_{uuid.uuid4().hex[:12]}",
+    )
+
+
+def succeeded(payment):
+    return replace(
+        payment,
+        status=PaymentStatus.SUCCEEDED,
+        amount_received=1500,
+        amount_remaining=0,
+        charge_id="ch_1",
+        version=payment.version + 1,
+        updated_at=NOW,
+    )
+
+
+def test_a_payment_round_trips(payments):
+    payment = new_payment()
+    payments.insert(payment)
+    assert payments.get(payment.payment_id) == payment
+    assert payments.get("pay_missing") is None
+
+
+def test_inserting_the_same_payment_twice_is_a_conflict(payments):
+    payment = new_payment()
+    payments.insert(payment)
+    with pytest.raises(Conflict):
+        payments.insert(payment)
+
+
+def test_a_transition_lands_with_its_notification(payments):
+    payment = new_payment()
+    payments.insert(payment)
+    done = succeeded(payment)
+    payments.save(done, expected_version=0, notification=notification_of(done))
+    assert payments.get(payment.payment_id) == done
+    assert [n["notification_id"] for n in payments.unpublished(payment.payment_id)] == [
+        f"{payment.payment_id}.v1"
+    ]
+
+
+def test_a_stale_version_is_refused_and_changes_nothing(payments):
+    payment = new_payment()
+    payments.insert(payment)
+    done = succeeded(payment)
+    payments.save(done, 0, notification_of(done))
+    with pytest.raises(ConcurrentUpdate):
+        payments.save(done, 0, notification_of(done))
+    assert payments.get(payment.payment_id).version == 1
+    assert len(payments.unpublished(payment.payment_id)) == 1
+
+
+def test_published_notifications_leave_the_outbox(payments, aws, outputs):
+    payment = new_payment()
+    payments.insert(payment)
+    done = succeeded(payment)
+    payments.save(done, 0, notification_of(done))
+    payments.mark_published(payment.payment_id, f"{payment.payment_id}.v1")
+    payments.mark_published(payment.payment_id, f"{payment.payment_id}.v1")  # twice is harmless
+    assert payments.unpublished(payment.payment_id) == []
+    item = aws.client("dynamodb").get_item(
+        TableName=outputs["PaymentsTableName"], Key={"payment_id": {"S": payment.payment_id}}
+    )["Item"]
+    assert "outbox_pending" not in item  # off the sweep's index
+
+
+def test_the_companys_connected_account_wins_over_an_older_disconnected_one(accounts):
+    company = f"co_{uuid.uuid4().hex[:8]}"
+    old = ConnectedAccount(
+        "acct_old" + company,
+        company,
+        False,
+        "2026-01-01T00:00:00Z",
+        status=AccountStatus.DISCONNECTED,
+    )
+    new = ConnectedAccount("acct_new" + company, company, False, "2026-06-01T00:00:00Z")
+    accounts.put(old)
+    accounts.put(new)
+    assert accounts.connected_for_company(company) == new
+    assert accounts.get(old.account_id) == old
+    assert accounts.connected_for_company("co_nobody") is None

@@ -1,0 +1,223 @@
+"""The running local stack, started as a user starts it (python -m local.stack), on free ports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local.stack import DEMO_ACCOUNT, DEMO_COMPANY, SERVICE_NAME, free_port
+
+PROJECT = Path(__file__).resolve().parents[2]
+ARTIFACTS = PROJECT / "artifacts" / "e2e"
+TOKEN = "local-platform-token"
+VISIBILITY_TIMEOUT = 2
+MAX_RECEIVE_COUNT = 3
+
+
+@dataclass
+class Stack:
+    api: str
+    stripe: str
+    aws_endpoint: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def queue_url(self, name: str) -> str:
+        return self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+    # --- the platform's side -------------------------------------------------------------
+    def platform(self, method: str, path: str, body: Any = None, token: str | None = TOKEN):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return call(method, f"{self.api}{path}", body, headers)
+
+    def start_payment(
+        self, amount: int = 1500, currency: str = "usd", company: str = DEMO_COMPANY
+    ) -> dict[str, Any]:
+        status, body = self.platform(
+            "POST",
+            "/payments",
+            {
+                "company_id": company,
+                "amount": amount,
+                "currency": currency,
+                "invoices": [{"invoice_id": "INV-1", "amount": amount}],
+            },
+        )
+        assert status == 201, body
+        return body
+
+    def payment(self, payment_id: str) -> dict[str, Any]:
+        status, body = self.platform("GET", f"/payments/{payment_id}")
+        assert status == 200, body
+        return body
+
+    def wait_for_payment(self, payment_id: str, status: str, timeout: float = 30) -> dict:
+        return wait_until(
+            lambda: (p := self.payment(payment_id))["status"] == status and p,
+            timeout,
+            f"payment {payment_id} to become {status}",
+        )
+
+    # --- the customer's side, played on the Stripe stand-in -----------------------------
+    def standin(self, path: str, body: Any = None, method: str = "POST") -> dict[str, Any]:
+        status, answer = call(method, f"{self.stripe}/_standin{path}", body)
+        assert status == 200, answer
+        return answer
+
+    def wait_until_queue_drained(self, timeout: float = 30) -> None:
+        sqs, url = self.client("sqs"), self.queue_url(f"{SERVICE_NAME}-events")
+
+        def drained() -> bool:
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                "Attributes"
+            ]
+            return (
+                attributes["ApproximateNumberOfMessages"] == "0"
+                and attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+            )
+
+        wait_until(drained, timeout, "the events queue to drain")
+
+
+def call(method: str, url: str, body: Any = None, headers: dict | None = None):
+    data = (
+        body
+        if isinstance(body, bytes)
+        else (json.dumps(body).encode() if body is not None else None)
+    )
+    request = urllib.request.Request(
+        url, data=data, method=method, headers=headers or {"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    ports = {name: free_port() for name in ("api", "stripe", "aws")}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    output = open(ARTIFACTS / "stack.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "local.stack",
+            "--api-port",
+            str(ports["api"]),
+            "--stripe-port",
+            str(ports["stripe"]),
+            "--aws-port",
+            str(ports["aws"]),
+            "--visibility-timeout",
+            str(VISIBILITY_TIMEOUT),
+            "--max-receive-count",
+            str(MAX_RECEIVE_COUNT),
+            "--log-dir",
+            str(ARTIFACTS),
+        ],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    ready = threading.Event()
+
+    def follow() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.write(line)
+            output.flush()
+            if "The service is up." in line:
+                ready.set()
+
+    threading.Thread(target=follow, daemon=True).start()
+    deadline = time.monotonic() + 120
+    while not ready.wait(0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the local stack did not start; see {ARTIFACTS / 'stack.log'}")
+    try:
+        yield Stack(
+            f"http://127.0.0.1:{ports['api']}",
+            f"http://127.0.0.1:{ports['stripe']}",
+            f"http://127.0.0.1:{ports['aws']}",
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        output.close()
+
+
+@pytest.fixture(scope="session")
+def platform_inbox(stack: Stack) -> str:
+    """An SQS queue subscribed to the service's notifications, as the platform would have."""
+    sqs, events = stack.client("sqs"), stack.client("events")
+    url = sqs.create_queue(QueueName="platform-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bus = f"{SERVICE_NAME}-notifications"
+    events.put_rule(
+        Name="to-platform", EventBusName=bus, EventPattern=json.dumps({"source": ["stripe-bridge"]})
+    )
+    events.put_targets(Rule="to-platform", EventBusName=bus, Targets=[{"Id": "inbox", "Arn": arn}])
+    return url
+
+
+_received: dict[str, list[dict]] = {}
+
+
+def notifications(stack: Stack, inbox: str, payment_id: str, settle: float = 1.0) -> list[dict]:
+    """Every notification about the payment received so far (the inbox is read dry)."""
+    time.sleep(settle)
+    sqs = stack.client("sqs")
+    while messages := sqs.receive_message(
+        QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=0
+    ).get("Messages", []):
+        for message in messages:
+            detail = json.loads(message["Body"])["detail"]
+            _received.setdefault(detail["payment_id"], []).append(detail)
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+    return list(_received.get(payment_id, []))
+
+
+__all__ = ["DEMO_ACCOUNT", "Stack", "call", "notifications", "wait_until"]
