@@ -541,7 +541,7 @@ class Store:
     def delete_endpoint(self, owner: str | None, endpoint_id: str) -> dict:
         self._find_endpoint(owner, endpoint_id)
         del self._endpoints[endpoint_id]
-        return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
+        return objects.deleted_webhook_endpoint(endpoint_id)
 
     def _receives(self, endpoint: Endpoint, event_type: str, owner: str | None) -> bool:
         enabled = endpoint.obj["enabled_events"]
@@ -732,11 +732,12 @@ class _Journey:
         self.emit("payment_intent.succeeded", self.pi)
 
     def fail(self, charge: dict | None, pm_type: str, error: dict) -> None:
-        error = dict(
-            error,
+        error = objects.payment_error(
+            **error,
             doc_url="https://stripe.com/docs/error-codes/" + error["code"].replace("_", "-"),
             payment_method={"id": self.pi["payment_method"], "object": "payment_method",
                             "type": pm_type},
+            payment_method_type=pm_type,
         )
         if charge is not None:
             self.charge = charge

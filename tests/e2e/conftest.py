@@ -73,8 +73,12 @@ class Stack:
         return body
 
     def wait_for_payment(self, payment_id: str, status: str, timeout: float = 30) -> dict:
+        def reached() -> dict | None:
+            code, body = self.platform("GET", f"/payments/{payment_id}")
+            return body if code == 200 and body["status"] == status else None
+
         return wait_until(
-            lambda: (p := self.payment(payment_id))["status"] == status and p,
+            reached,
             timeout,
             f"payment {payment_id} to become {status}",
         )

@@ -10,7 +10,7 @@ from local.aws import load_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable"}
-MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable", "OutboxTable"}
+MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable"}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_both_queues_keep_messages_fourteen_days_encrypted(template):
 
 def test_every_table_is_encrypted_and_on_demand(template):
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 6
+    assert len(tables) == 5
     for table in tables.values():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"

@@ -49,13 +49,12 @@ def test_outputs_name_every_resource_after_the_service(outputs):
     assert outputs["PaymentMethodsTableName"] == f"{SERVICE}-payment-methods"
     assert outputs["IdempotencyTableName"] == f"{SERVICE}-idempotency"
     assert outputs["ConnectSessionsTableName"] == f"{SERVICE}-connect-sessions"
-    assert outputs["OutboxTableName"] == f"{SERVICE}-outbox"
     assert outputs["EventsQueueName"] == f"{SERVICE}-events"
     assert outputs["EventsQueueUrl"].endswith(f"/{SERVICE}-events")
     assert outputs["EventsQueueArn"].endswith(f":{SERVICE}-events")
     assert outputs["EventsDeadLetterQueueUrl"].endswith(f"/{SERVICE}-events-dlq")
     assert outputs["EventsDeadLetterQueueArn"].endswith(f":{SERVICE}-events-dlq")
-    assert outputs["NotificationsTopicArn"].endswith(f":{SERVICE}-notifications")
+    assert outputs["NotificationsBusName"] == f"{SERVICE}-notifications"
     assert outputs["AlarmTopicArn"].endswith(f":{SERVICE}-alarms")
     assert outputs["LambdaPolicyArn"].endswith(f":policy/{SERVICE}-lambda")
     assert outputs["LambdaRoleArn"].endswith(f":role/{SERVICE}-lambda")
@@ -79,16 +78,12 @@ def test_outputs_name_every_resource_after_the_service(outputs):
                 "by_payment_intent": [("payment_intent_id", "HASH")],
                 "by_charge": [("charge_id", "HASH")],
                 "by_source": [("source_id", "HASH")],
+                "unpublished": [("outbox_pending", "HASH"), ("updated_at", "RANGE")],
             },
         ),
         ("payment-methods", [("account_id", "HASH"), ("payment_method_id", "RANGE")], {}),
         ("idempotency", [("id", "HASH")], {}),
         ("connect-sessions", [("id", "HASH")], {}),
-        (
-            "outbox",
-            [("notification_id", "HASH")],
-            {"unpublished": [("unpublished", "HASH"), ("created_at", "RANGE")]},
-        ),
     ],
 )
 def test_tables_have_their_keys_and_indexes(local_aws, outputs, table, keys, indexes):
