@@ -42,6 +42,9 @@ class AccountStore(Protocol):
 
     def put(self, account: ConnectedAccount) -> None: ...
 
+    def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
+        """Disconnect the account (idempotent); the stored account afterwards, None if unknown."""
+
 
 class EventQueue(Protocol):
     def send(self, envelope: EventEnvelope, body: str) -> None:

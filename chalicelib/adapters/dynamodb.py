@@ -200,12 +200,37 @@ class DynamoAccountStore:
     def put(self, account: ConnectedAccount) -> None:
         values = asdict(account)
         values["status"] = str(account.status)
+        values["webhook_secrets"] = list(account.webhook_secrets) or None
         self._client.put_item(TableName=self._table, Item=to_item(values))
+
+    def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account_id}),
+                UpdateExpression="SET #status = :off, disconnected_at = :at",
+                ConditionExpression="attribute_exists(account_id) AND #status = :on",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":off": str(AccountStatus.DISCONNECTED),
+                        ":on": str(AccountStatus.CONNECTED),
+                        ":at": at,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            return self.get(account_id)  # already disconnected (first writer wins), or unknown
+        return _account(from_item(response["Attributes"]))
 
 
 def _account(values: dict[str, Any]) -> ConnectedAccount:
     fields = {k: values[k] for k in ConnectedAccount.__dataclass_fields__ if k in values}
     fields["status"] = AccountStatus(values["status"])
+    fields["webhook_secrets"] = tuple(values.get("webhook_secrets") or ())
     return ConnectedAccount(**fields)
 
 

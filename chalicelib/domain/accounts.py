@@ -21,6 +21,9 @@ class ConnectedAccount:
     scope: str = "read_write"
     connected_by: str | None = None
     disconnected_at: str | None = None
+    # Signing secrets of the account's own webhook endpoint (its dedicated URL), if it has one;
+    # several while a secret is being rolled.
+    webhook_secrets: tuple[str, ...] = ()
 
     @property
     def is_connected(self) -> bool:

@@ -113,3 +113,17 @@ def test_the_companys_connected_account_wins_over_an_older_disconnected_one(acco
     assert accounts.connected_for_company(company) == new
     assert accounts.get(old.account_id) == old
     assert accounts.connected_for_company("co_nobody") is None
+
+
+def test_disconnecting_keeps_the_history_and_the_first_time(accounts):
+    account = ConnectedAccount(
+        f"acct_{uuid.uuid4().hex[:10]}", "co_d", False, NOW, webhook_secrets=("whsec_a", "whsec_b")
+    )
+    accounts.put(account)
+    assert accounts.get(account.account_id).webhook_secrets == ("whsec_a", "whsec_b")
+    first = accounts.mark_disconnected(account.account_id, "2026-12-01T00:00:00.000Z")
+    again = accounts.mark_disconnected(account.account_id, "2026-12-02T00:00:00.000Z")
+    assert first.status is AccountStatus.DISCONNECTED
+    assert again.disconnected_at == "2026-12-01T00:00:00.000Z"
+    assert again.connected_at == NOW and again.company_id == "co_d"
+    assert accounts.mark_disconnected("acct_unknown", NOW) is None

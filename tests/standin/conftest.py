@@ -40,8 +40,9 @@ class Control:
 
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())
@@ -79,8 +80,9 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver._lock:
-                    receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                              "body": body})
+                    receiver.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body}
+                    )
                     queued = receiver.statuses.get(self.path) or [200]
                     status = queued.pop(0) if len(queued) > 1 else queued[0]
                 self.send_response(status)
@@ -108,15 +110,17 @@ class Receiver:
 
 @pytest.fixture
 def standin():
-    with StripeStandin(port=0, api_key=API_KEY, client_id=CLIENT_ID,
-                       retry_delays=(0.05, 0.1)) as server:
+    with StripeStandin(
+        port=0, api_key=API_KEY, client_id=CLIENT_ID, retry_delays=(0.05, 0.1)
+    ) as server:
         yield server
 
 
 @pytest.fixture
 def client(standin: StripeStandin) -> stripe.StripeClient:
-    return stripe.StripeClient(API_KEY, client_id=CLIENT_ID,
-                               base_addresses={"api": standin.url, "connect": standin.url})
+    return stripe.StripeClient(
+        API_KEY, client_id=CLIENT_ID, base_addresses={"api": standin.url, "connect": standin.url}
+    )
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from .conftest import API_KEY
 ACCOUNT = {"stripe_account": "acct_demo"}
 
 
-def _raw(url: str, method: str = "GET", body: bytes | None = None,
-         headers: dict | None = None) -> tuple[int, dict, dict]:
+def _raw(
+    url: str, method: str = "GET", body: bytes | None = None, headers: dict | None = None
+) -> tuple[int, dict, dict]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -28,9 +29,15 @@ def test_payment_intent_lives_on_its_connected_account_only(client, control):
     control.account("acct_demo")
     control.account("acct_other")
     pi = client.v1.payment_intents.create(
-        {"amount": 2500, "currency": "EUR", "metadata": {"invoice": "inv_42"},
-         "payment_method_types": ["card", "sepa_debit"], "description": "Invoice 42"},
-        ACCOUNT)
+        {
+            "amount": 2500,
+            "currency": "EUR",
+            "metadata": {"invoice": "inv_42"},
+            "payment_method_types": ["card", "sepa_debit"],
+            "description": "Invoice 42",
+        },
+        ACCOUNT,
+    )
 
     assert pi.id.startswith("pi_")
     assert pi.status == "requires_payment_method"
@@ -53,15 +60,18 @@ def test_payment_intent_lives_on_its_connected_account_only(client, control):
 def test_payment_intent_update_and_cancel(client, control):
     control.account("acct_demo")
     pi = client.v1.payment_intents.create(
-        {"amount": 700, "currency": "usd", "metadata": {"a": "1", "b": "2"}}, ACCOUNT)
+        {"amount": 700, "currency": "usd", "metadata": {"a": "1", "b": "2"}}, ACCOUNT
+    )
 
     updated = client.v1.payment_intents.update(
-        pi.id, {"metadata": {"a": "", "c": "3"}, "description": "later"}, ACCOUNT)
+        pi.id, {"metadata": {"a": "", "c": "3"}, "description": "later"}, ACCOUNT
+    )
     assert updated.metadata.to_dict() == {"b": "2", "c": "3"}
     assert updated.description == "later"
 
     canceled = client.v1.payment_intents.cancel(
-        pi.id, {"cancellation_reason": "abandoned"}, ACCOUNT)
+        pi.id, {"cancellation_reason": "abandoned"}, ACCOUNT
+    )
     assert canceled.status == "canceled"
     assert canceled.cancellation_reason == "abandoned"
     assert canceled.canceled_at is not None
@@ -69,8 +79,10 @@ def test_payment_intent_update_and_cancel(client, control):
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.payment_intents.cancel(pi.id, options=ACCOUNT)
     assert raised.value.code == "payment_intent_unexpected_state"
-    assert control.event_types("acct_demo")[-2:] == ["payment_intent.created",
-                                                     "payment_intent.canceled"]
+    assert control.event_types("acct_demo")[-2:] == [
+        "payment_intent.created",
+        "payment_intent.canceled",
+    ]
 
 
 def test_idempotency_key_replays_the_first_answer(client, control):
@@ -86,8 +98,9 @@ def test_idempotency_key_replays_the_first_answer(client, control):
     assert control.event_types("acct_demo").count("payment_intent.created") == 2
 
     with pytest.raises(stripe.IdempotencyError):
-        client.v1.payment_intents.create({"amount": 5, "currency": "usd"},
-                                         {**ACCOUNT, "idempotency_key": "k-1"})
+        client.v1.payment_intents.create(
+            {"amount": 5, "currency": "usd"}, {**ACCOUNT, "idempotency_key": "k-1"}
+        )
 
 
 def test_idempotency_keys_are_per_account(client, control):
@@ -96,7 +109,8 @@ def test_idempotency_keys_are_per_account(client, control):
     params = {"amount": 1000, "currency": "usd"}
     on_demo = client.v1.payment_intents.create(params, {**ACCOUNT, "idempotency_key": "same"})
     on_other = client.v1.payment_intents.create(
-        params, {"stripe_account": "acct_other", "idempotency_key": "same"})
+        params, {"stripe_account": "acct_other", "idempotency_key": "same"}
+    )
     assert on_demo.id != on_other.id
 
 
@@ -116,8 +130,9 @@ def test_wrong_or_missing_api_key_is_refused(standin):
 
 def test_unknown_or_disconnected_account_is_refused(client, control):
     with pytest.raises(stripe.PermissionError) as raised:
-        client.v1.payment_intents.create({"amount": 100, "currency": "usd"},
-                                         {"stripe_account": "acct_nobody"})
+        client.v1.payment_intents.create(
+            {"amount": 100, "currency": "usd"}, {"stripe_account": "acct_nobody"}
+        )
     assert raised.value.http_status == 403
     assert "does not have access to account 'acct_nobody'" in raised.value.user_message
 
@@ -132,26 +147,33 @@ def test_parameter_errors(client, control):
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.payment_intents.create({"currency": "usd"}, ACCOUNT)
     assert (raised.value.http_status, raised.value.code, raised.value.param) == (
-        400, "parameter_missing", "amount")
+        400,
+        "parameter_missing",
+        "amount",
+    )
 
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.payment_intents.create({"amount": 0, "currency": "usd"}, ACCOUNT)
     assert raised.value.param == "amount"
 
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.payment_intents.create({"amount": 10, "currency": "usd", "colour": "red"},
-                                         ACCOUNT)
+        client.v1.payment_intents.create(
+            {"amount": 10, "currency": "usd", "colour": "red"}, ACCOUNT
+        )
     assert (raised.value.code, raised.value.param) == ("parameter_unknown", "colour")
 
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.payment_intents.create({"amount": 10, "currency": "usd",
-                                          "customer": "cus_missing"}, ACCOUNT)
+        client.v1.payment_intents.create(
+            {"amount": 10, "currency": "usd", "customer": "cus_missing"}, ACCOUNT
+        )
     assert (raised.value.code, raised.value.param) == ("resource_missing", "customer")
 
 
 def test_raw_form_encoding_and_error_shape(standin):
-    auth = {"Authorization": f"Bearer {API_KEY}",
-            "Content-Type": "application/x-www-form-urlencoded"}
+    auth = {
+        "Authorization": f"Bearer {API_KEY}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
     body = b"amount=300&currency=usd&payment_method_types[]=card&metadata[order]=o-9"
     status, headers, pi = _raw(standin.url + "/v1/payment_intents", "POST", body, auth)
     assert status == 200
@@ -180,27 +202,33 @@ def test_accounts(client, control):
 
 def test_events_list_filters_and_pages(client, control):
     control.account("acct_demo")
-    ids = [client.v1.payment_intents.create({"amount": 100 + i, "currency": "usd"}, ACCOUNT).id
-           for i in range(3)]
+    ids = [
+        client.v1.payment_intents.create({"amount": 100 + i, "currency": "usd"}, ACCOUNT).id
+        for i in range(3)
+    ]
     client.v1.payment_intents.cancel(ids[0], options=ACCOUNT)
 
     events = client.v1.events.list({"limit": 2}, ACCOUNT)
-    assert [e.type for e in events.data] == ["payment_intent.canceled",
-                                             "payment_intent.created"]
+    assert [e.type for e in events.data] == ["payment_intent.canceled", "payment_intent.created"]
     assert events.has_more is True
     assert events.data[0].account == "acct_demo"
     assert events.data[0].data.object.id == ids[0]
 
     rest = client.v1.events.list({"limit": 10, "starting_after": events.data[-1].id}, ACCOUNT)
-    assert [e.type for e in rest.data] == ["payment_intent.created", "payment_intent.created",
-                                           "account.application.authorized"]
+    assert [e.type for e in rest.data] == [
+        "payment_intent.created",
+        "payment_intent.created",
+        "account.application.authorized",
+    ]
     assert [e.data.object.id for e in rest.data[:2]] == [ids[1], ids[0]]
     assert rest.has_more is False
 
     created = client.v1.events.list({"type": "payment_intent.created"}, ACCOUNT)
     assert [e.data.object.id for e in created.data] == ids[::-1]
-    assert client.v1.events.list({"type": "payment_intent.*"}, ACCOUNT).data[0].type == \
-        "payment_intent.canceled"
+    assert (
+        client.v1.events.list({"type": "payment_intent.*"}, ACCOUNT).data[0].type
+        == "payment_intent.canceled"
+    )
     # The platform's own list holds none of a connected account's events.
     assert client.v1.events.list().data == []
 
@@ -220,5 +248,7 @@ def test_reset_forgets_everything(client, control):
     control.account("acct_demo")
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.payment_intents.retrieve(pi.id, options=ACCOUNT)
-    assert control.get("/_standin/events")["data"][0]["event"]["type"] == \
-        "account.application.authorized"
+    assert (
+        control.get("/_standin/events")["data"][0]["event"]["type"]
+        == "account.application.authorized"
+    )

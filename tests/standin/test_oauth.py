@@ -74,8 +74,9 @@ def _click(form: _Form, button: str) -> dict[str, str]:
 
 
 def _authorize_url(client, **extra) -> str:
-    return client.oauth.authorize_url({"scope": "read_write", "state": "st-123",
-                                       "redirect_uri": REDIRECT, **extra})
+    return client.oauth.authorize_url(
+        {"scope": "read_write", "state": "st-123", "redirect_uri": REDIRECT, **extra}
+    )
 
 
 def test_connect_and_exchange_the_code(client, control):
@@ -95,47 +96,74 @@ def test_connect_and_exchange_the_code(client, control):
 
     account = client.v1.accounts.retrieve(token.stripe_user_id)
     assert account.email == "shop@example.com"
-    pi = client.v1.payment_intents.create({"amount": 100, "currency": "usd"},
-                                          {"stripe_account": token.stripe_user_id})
+    pi = client.v1.payment_intents.create(
+        {"amount": 100, "currency": "usd"}, {"stripe_account": token.stripe_user_id}
+    )
     assert pi.status == "requires_payment_method"
     assert control.event_types(token.stripe_user_id)[0] == "account.application.authorized"
 
 
 def test_same_email_connects_the_same_account_again(client):
-    first = _click(_consent(_authorize_url(client, stripe_user={"email": "a@example.com"})),
-                   "connect")
-    account_id = client.oauth.token({"grant_type": "authorization_code",
-                                     "code": first["code"]}).stripe_user_id
+    first = _click(
+        _consent(_authorize_url(client, stripe_user={"email": "a@example.com"})), "connect"
+    )
+    account_id = client.oauth.token(
+        {"grant_type": "authorization_code", "code": first["code"]}
+    ).stripe_user_id
     client.oauth.deauthorize({"stripe_user_id": account_id})
 
-    again = _click(_consent(_authorize_url(client, stripe_user={"email": "a@example.com"})),
-                   "connect")
-    assert client.oauth.token({"grant_type": "authorization_code",
-                               "code": again["code"]}).stripe_user_id == account_id
+    again = _click(
+        _consent(_authorize_url(client, stripe_user={"email": "a@example.com"})), "connect"
+    )
+    assert (
+        client.oauth.token(
+            {"grant_type": "authorization_code", "code": again["code"]}
+        ).stripe_user_id
+        == account_id
+    )
 
 
 def test_deny_redirects_with_access_denied(client):
     callback = _click(_consent(_authorize_url(client)), "deny")
-    assert callback == {"error": "access_denied",
-                        "error_description": "The user denied your request", "state": "st-123"}
+    assert callback == {
+        "error": "access_denied",
+        "error_description": "The user denied your request",
+        "state": "st-123",
+    }
 
 
 def test_unknown_client_id_gets_an_error_page(standin):
-    status, _, page = _open(standin.url + "/oauth/authorize?" + urlencode({
-        "response_type": "code", "client_id": "ca_someone_else", "scope": "read_write",
-        "redirect_uri": REDIRECT}))
+    status, _, page = _open(
+        standin.url
+        + "/oauth/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": "ca_someone_else",
+                "scope": "read_write",
+                "redirect_uri": REDIRECT,
+            }
+        )
+    )
     assert status == 400
     assert "ca_someone_else" in page and 'id="connect"' not in page
 
 
 def test_reused_code_is_refused_and_revokes_the_connection(client, control, receiver):
-    connect_hook = client.v1.webhook_endpoints.create({
-        "url": receiver.url + "/connect",
-        "enabled_events": ["account.application.authorized", "account.application.deauthorized"],
-        "connect": True})
+    connect_hook = client.v1.webhook_endpoints.create(
+        {
+            "url": receiver.url + "/connect",
+            "enabled_events": [
+                "account.application.authorized",
+                "account.application.deauthorized",
+            ],
+            "connect": True,
+        }
+    )
     code = _click(_consent(_authorize_url(client)), "connect")["code"]
-    account_id = client.oauth.token({"grant_type": "authorization_code",
-                                     "code": code}).stripe_user_id
+    account_id = client.oauth.token(
+        {"grant_type": "authorization_code", "code": code}
+    ).stripe_user_id
 
     with pytest.raises(stripe.oauth_error.InvalidGrantError) as raised:
         client.oauth.token({"grant_type": "authorization_code", "code": code})
@@ -145,12 +173,16 @@ def test_reused_code_is_refused_and_revokes_the_connection(client, control, rece
     with pytest.raises(stripe.PermissionError):
         client.v1.accounts.retrieve(account_id)
     eventually(lambda: len(receiver.received("/connect")) == 2)
-    events = [stripe.Webhook.construct_event(r["body"], r["headers"]["Stripe-Signature"],
-                                             connect_hook.secret)
-              for r in receiver.received("/connect")]
+    events = [
+        stripe.Webhook.construct_event(
+            r["body"], r["headers"]["Stripe-Signature"], connect_hook.secret
+        )
+        for r in receiver.received("/connect")
+    ]
     assert [(e.type, e.account) for e in events] == [
         ("account.application.authorized", account_id),
-        ("account.application.deauthorized", account_id)]
+        ("account.application.deauthorized", account_id),
+    ]
 
 
 def test_unknown_and_expired_codes(client, standin):
@@ -167,8 +199,9 @@ def test_unknown_and_expired_codes(client, standin):
 
 def test_token_exchange_needs_the_secret_key(client, standin):
     code = _click(_consent(_authorize_url(client)), "connect")["code"]
-    stranger = stripe.StripeClient("sk_test_not_ours_at_all",
-                                   base_addresses={"connect": standin.url})
+    stranger = stripe.StripeClient(
+        "sk_test_not_ours_at_all", base_addresses={"connect": standin.url}
+    )
     with pytest.raises(stripe.oauth_error.InvalidClientError):
         stranger.oauth.token({"grant_type": "authorization_code", "code": code})
     assert client.oauth.token({"grant_type": "authorization_code", "code": code}).stripe_user_id
@@ -176,21 +209,26 @@ def test_token_exchange_needs_the_secret_key(client, standin):
 
 def test_deauthorize_through_the_sdk(client, control, receiver):
     control.account("acct_demo")
-    hook = client.v1.webhook_endpoints.create({
-        "url": receiver.url + "/connect", "enabled_events": [
-            "account.application.deauthorized"], "connect": True})
+    hook = client.v1.webhook_endpoints.create(
+        {
+            "url": receiver.url + "/connect",
+            "enabled_events": ["account.application.deauthorized"],
+            "connect": True,
+        }
+    )
 
-    assert client.oauth.deauthorize({"stripe_user_id": "acct_demo"}).stripe_user_id == \
-        "acct_demo"
+    assert client.oauth.deauthorize({"stripe_user_id": "acct_demo"}).stripe_user_id == "acct_demo"
 
     [request] = eventually(lambda: receiver.received("/connect"))
-    event = stripe.Webhook.construct_event(request["body"],
-                                           request["headers"]["Stripe-Signature"], hook.secret)
+    event = stripe.Webhook.construct_event(
+        request["body"], request["headers"]["Stripe-Signature"], hook.secret
+    )
     assert (event.type, event.account) == ("account.application.deauthorized", "acct_demo")
     assert (event.data.object.object, event.data.object.id) == ("application", "ca_standin")
     with pytest.raises(stripe.PermissionError):
-        client.v1.payment_intents.create({"amount": 100, "currency": "usd"},
-                                         {"stripe_account": "acct_demo"})
+        client.v1.payment_intents.create(
+            {"amount": 100, "currency": "usd"}, {"stripe_account": "acct_demo"}
+        )
 
     for account_id in ("acct_demo", "acct_unknown"):
         with pytest.raises(stripe.oauth_error.InvalidClientError):
@@ -199,12 +237,14 @@ def test_deauthorize_through_the_sdk(client, control, receiver):
 
 def test_account_holder_revokes_from_the_dashboard(client, control, receiver):
     control.account("acct_demo")
-    client.v1.webhook_endpoints.create({
-        "url": receiver.url + "/connect", "enabled_events": ["*"], "connect": True})
+    client.v1.webhook_endpoints.create(
+        {"url": receiver.url + "/connect", "enabled_events": ["*"], "connect": True}
+    )
 
     revoked = control.post("/_standin/accounts/acct_demo/deauthorize", {"deliver": False})
-    [record] = control.get("/_standin/events?account=acct_demo&type="
-                           "account.application.deauthorized")["data"]
+    [record] = control.get(
+        "/_standin/events?account=acct_demo&type=account.application.deauthorized"
+    )["data"]
     assert record["event"]["id"] == revoked["events"][0]
     assert record["deliveries"] == [] and len(record["pending_endpoints"]) == 1
     assert receiver.received("/connect") == []

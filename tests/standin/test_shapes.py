@@ -19,8 +19,9 @@ from local.stripe_standin import StripeStandin
 
 from .conftest import API_KEY, CLIENT_ID, Control
 
-DEFAULT_EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "stripe" / \
-    "openapi-fixtures3.json"
+DEFAULT_EXAMPLES = (
+    Path(__file__).resolve().parents[3] / "shared" / "stripe" / "openapi-fixtures3.json"
+)
 ACCOUNT = {"stripe_account": "acct_shapes"}
 
 # Fields the stand-in sends that Stripe's examples leave out, each one on purpose.
@@ -42,9 +43,11 @@ def _examples_path() -> Path:
 @functools.cache
 def _load(path: Path) -> dict:
     if not path.is_file():
-        pytest.fail(f"Stripe's example objects are missing: {path} does not exist. Put Stripe's "
-                    f"openapi/fixtures3.json there, or point STRIPE_FIXTURES at a copy.",
-                    pytrace=False)
+        pytest.fail(
+            f"Stripe's example objects are missing: {path} does not exist. Put Stripe's "
+            f"openapi/fixtures3.json there, or point STRIPE_FIXTURES at a copy.",
+            pytrace=False,
+        )
     return json.loads(path.read_text(encoding="utf-8"))["resources"]
 
 
@@ -61,11 +64,14 @@ def _plain(obj) -> dict:
 @pytest.fixture(scope="module")
 def produced() -> dict[str, tuple[str, dict]]:
     """One object per type and state, as a client of the stand-in receives it."""
-    with StripeStandin(port=0, api_key=API_KEY, client_id=CLIENT_ID,
-                       retry_delays=(0.01,), delivery_timeout=1.0) as standin:
-        client = stripe.StripeClient(API_KEY, client_id=CLIENT_ID,
-                                     base_addresses={"api": standin.url,
-                                                     "connect": standin.url})
+    with StripeStandin(
+        port=0, api_key=API_KEY, client_id=CLIENT_ID, retry_delays=(0.01,), delivery_timeout=1.0
+    ) as standin:
+        client = stripe.StripeClient(
+            API_KEY,
+            client_id=CLIENT_ID,
+            base_addresses={"api": standin.url, "connect": standin.url},
+        )
         control = Control(standin.url)
         control.account("acct_shapes", email="shapes@example.com", business_name="Shapes")
         acct = ACCOUNT["stripe_account"]
@@ -81,9 +87,11 @@ def produced() -> dict[str, tuple[str, dict]]:
 
         # Nothing listens there: deliveries fail fast, which is all the shape checks need.
         endpoint = client.v1.webhook_endpoints.create(
-            {"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "connect": True})
+            {"url": "http://127.0.0.1:9/hook", "enabled_events": ["*"], "connect": True}
+        )
         doomed = client.v1.webhook_endpoints.create(
-            {"url": "http://127.0.0.1:9/doomed", "enabled_events": ["*"]})
+            {"url": "http://127.0.0.1:9/doomed", "enabled_events": ["*"]}
+        )
 
         fresh = pay("")
         card = pay("card")
@@ -95,13 +103,14 @@ def produced() -> dict[str, tuple[str, dict]]:
 
         customer = control.post("/_standin/customers", {"account": acct})
         cus_id, ba_id = customer["customer"]["id"], customer["bank_account"]["id"]
-        control.post(f"/_standin/customers/{cus_id}/sources/{ba_id}/verify",
-                     {"result": "verified"})
-        source = control.post("/_standin/sources", {"account": acct, "amount": 900,
-                                                    "email": "payer@example.com"})["source"]
+        control.post(f"/_standin/customers/{cus_id}/sources/{ba_id}/verify", {"result": "verified"})
+        source = control.post(
+            "/_standin/sources", {"account": acct, "amount": 900, "email": "payer@example.com"}
+        )["source"]
         control.post(f"/_standin/sources/{source['id']}/chargeable")
         source_charge = client.v1.charges.create(
-            {"amount": 900, "currency": "usd", "source": source["id"]}, ACCOUNT)
+            {"amount": 900, "currency": "usd", "source": source["id"]}, ACCOUNT
+        )
 
         revoked = control.post("/_standin/accounts/acct_shapes/deauthorize")
         control.account("acct_shapes")
@@ -123,16 +132,22 @@ def produced() -> dict[str, tuple[str, dict]]:
             "charge (source)": ("charge", source_charge),
             "source": ("source", client.v1.sources.retrieve(source["id"], options=ACCOUNT)),
             "customer": ("customer", client.v1.customers.retrieve(cus_id, options=ACCOUNT)),
-            "bank_account": ("bank_account", client.v1.customers.payment_sources.retrieve(
-                cus_id, ba_id, options=ACCOUNT)),
+            "bank_account": (
+                "bank_account",
+                client.v1.customers.payment_sources.retrieve(cus_id, ba_id, options=ACCOUNT),
+            ),
             "event (connected account)": ("event", deauthorized),
             "event (platform)": ("event", client.v1.events.list({"limit": 1}).data[0]),
             "application": ("application", deauthorized.data.object),
             "webhook_endpoint (created)": ("webhook_endpoint", endpoint),
-            "webhook_endpoint": ("webhook_endpoint",
-                                 client.v1.webhook_endpoints.retrieve(endpoint.id)),
-            "deleted_webhook_endpoint": ("deleted_webhook_endpoint",
-                                         client.v1.webhook_endpoints.delete(doomed.id)),
+            "webhook_endpoint": (
+                "webhook_endpoint",
+                client.v1.webhook_endpoints.retrieve(endpoint.id),
+            ),
+            "deleted_webhook_endpoint": (
+                "deleted_webhook_endpoint",
+                client.v1.webhook_endpoints.delete(doomed.id),
+            ),
             "account (connected)": ("account", client.v1.accounts.retrieve("acct_shapes")),
             "account (platform)": ("account", client.v1.accounts.retrieve_current()),
         }
@@ -140,13 +155,29 @@ def produced() -> dict[str, tuple[str, dict]]:
 
 
 CASES = [
-    "payment_intent (new)", "payment_intent (card)", "payment_intent (declined)",
-    "payment_intent (3-D Secure)", "payment_intent (awaiting 3-D Secure)",
-    "payment_intent (bank debit)", "payment_intent (bank transfer)",
-    "charge (card)", "charge (declined)", "charge (3-D Secure)", "charge (bank debit)",
-    "charge (source)", "source", "customer", "bank_account", "event (connected account)",
-    "event (platform)", "application", "webhook_endpoint (created)", "webhook_endpoint",
-    "deleted_webhook_endpoint", "account (connected)", "account (platform)",
+    "payment_intent (new)",
+    "payment_intent (card)",
+    "payment_intent (declined)",
+    "payment_intent (3-D Secure)",
+    "payment_intent (awaiting 3-D Secure)",
+    "payment_intent (bank debit)",
+    "payment_intent (bank transfer)",
+    "charge (card)",
+    "charge (declined)",
+    "charge (3-D Secure)",
+    "charge (bank debit)",
+    "charge (source)",
+    "source",
+    "customer",
+    "bank_account",
+    "event (connected account)",
+    "event (platform)",
+    "application",
+    "webhook_endpoint (created)",
+    "webhook_endpoint",
+    "deleted_webhook_endpoint",
+    "account (connected)",
+    "account (platform)",
 ]
 
 
@@ -159,8 +190,10 @@ def test_top_level_fields_match_stripes_example(produced, label):
     missing = sorted(theirs - set(ours))
     extra = sorted(set(ours) - theirs - EXTRA_FIELDS.get(kind, set()))
     assert not missing, f"{label}: fields Stripe sends that the stand-in lacks: {missing}"
-    assert not extra, (f"{label}: fields Stripe's example lacks: {extra} (add them to "
-                       f"EXTRA_FIELDS with the reason, if deliberate)")
+    assert not extra, (
+        f"{label}: fields Stripe's example lacks: {extra} (add them to "
+        f"EXTRA_FIELDS with the reason, if deliberate)"
+    )
     assert ours["object"] == example["object"]
 
 

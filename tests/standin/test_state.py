@@ -20,17 +20,38 @@ def store() -> Store:
 def test_events_are_queued_for_the_endpoints_that_match(store):
     queued = []
     store.on_event = lambda event_id, endpoint_ids: queued.append((event_id, endpoint_ids))
-    connect = store.create_endpoint(None, url="http://x/c", enabled_events=["*"], connect=True,
-                                    api_version=None, description=None, metadata={})
-    store.create_endpoint(None, url="http://x/p", enabled_events=["*"], connect=False,
-                          api_version=None, description=None, metadata={})
-    pi = store.create_payment_intent("acct_a", amount=100, currency="usd", metadata={},
-                                     payment_method_types=None, customer=None,
-                                     description=None)
+    connect = store.create_endpoint(
+        None,
+        url="http://x/c",
+        enabled_events=["*"],
+        connect=True,
+        api_version=None,
+        description=None,
+        metadata={},
+    )
+    store.create_endpoint(
+        None,
+        url="http://x/p",
+        enabled_events=["*"],
+        connect=False,
+        api_version=None,
+        description=None,
+        metadata={},
+    )
+    pi = store.create_payment_intent(
+        "acct_a",
+        amount=100,
+        currency="usd",
+        metadata={},
+        payment_method_types=None,
+        customer=None,
+        description=None,
+    )
 
     answer = store.pay(pi["id"], method="card", deliver=False)
-    assert queued == [(store.list_events("acct_a", types=["payment_intent.created"])[0]["id"],
-                       [connect["id"]])]
+    assert queued == [
+        (store.list_events("acct_a", types=["payment_intent.created"])[0]["id"], [connect["id"]])
+    ]
     assert answer["payment_intent"]["status"] == "succeeded"
     assert [e["created"] for e in store.list_events("acct_a")] == [1_700_000_000] * 4
     assert len(store.list_events("acct_a", delivery_success=False)) == 3
@@ -50,5 +71,6 @@ def test_signature_header_is_what_stripe_sends():
     payload = b'{"id": "evt_1", "object": "event"}'
     header = signature_header(payload, "whsec_test", 1_700_000_000)
     assert header.startswith("t=1700000000,v1=")
-    assert stripe.WebhookSignature.verify_header(payload.decode(), header, "whsec_test",
-                                                 tolerance=None)
+    assert stripe.WebhookSignature.verify_header(
+        payload.decode(), header, "whsec_test", tolerance=None
+    )

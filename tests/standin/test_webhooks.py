@@ -13,14 +13,22 @@ ACCOUNT = {"stripe_account": "acct_demo"}
 
 def _verified(receiver, path: str, secret: str) -> list[stripe.Event]:
     """Events received on `path`, each checked the way the service checks them."""
-    return [stripe.Webhook.construct_event(r["body"], r["headers"]["Stripe-Signature"], secret)
-            for r in receiver.received(path)]
+    return [
+        stripe.Webhook.construct_event(r["body"], r["headers"]["Stripe-Signature"], secret)
+        for r in receiver.received(path)
+    ]
 
 
 def test_endpoint_crud_through_the_sdk(client):
-    created = client.v1.webhook_endpoints.create({
-        "url": "https://example.test/hooks", "enabled_events": ["payment_intent.succeeded"],
-        "connect": True, "description": "payments", "metadata": {"team": "billing"}})
+    created = client.v1.webhook_endpoints.create(
+        {
+            "url": "https://example.test/hooks",
+            "enabled_events": ["payment_intent.succeeded"],
+            "connect": True,
+            "description": "payments",
+            "metadata": {"team": "billing"},
+        }
+    )
     assert created.secret.startswith("whsec_")
     assert (created.status, created.url) == ("enabled", "https://example.test/hooks")
 
@@ -30,9 +38,13 @@ def test_endpoint_crud_through_the_sdk(client):
     assert [e.id for e in client.v1.webhook_endpoints.list().data] == [created.id]
 
     updated = client.v1.webhook_endpoints.update(
-        created.id, {"enabled_events": ["*"], "disabled": True, "url": "https://example.test/v2"})
+        created.id, {"enabled_events": ["*"], "disabled": True, "url": "https://example.test/v2"}
+    )
     assert (updated.status, updated.enabled_events, updated.url) == (
-        "disabled", ["*"], "https://example.test/v2")
+        "disabled",
+        ["*"],
+        "https://example.test/v2",
+    )
 
     deleted = client.v1.webhook_endpoints.delete(created.id)
     assert deleted.deleted is True
@@ -46,9 +58,13 @@ def test_endpoint_crud_through_the_sdk(client):
 
 def test_signed_delivery_verifies_with_the_sdk(client, control, receiver):
     control.account("acct_demo")
-    endpoint = client.v1.webhook_endpoints.create({
-        "url": receiver.url + "/connect", "enabled_events": ["payment_intent.succeeded"],
-        "connect": True})
+    endpoint = client.v1.webhook_endpoints.create(
+        {
+            "url": receiver.url + "/connect",
+            "enabled_events": ["payment_intent.succeeded"],
+            "connect": True,
+        }
+    )
     pi = client.v1.payment_intents.create({"amount": 900, "currency": "usd"}, ACCOUNT)
     control.post(f"/_standin/payment_intents/{pi.id}/pay", {"method": "card"})
 
@@ -61,11 +77,13 @@ def test_signed_delivery_verifies_with_the_sdk(client, control, receiver):
     assert request["headers"]["Content-Type"] == "application/json; charset=utf-8"
 
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe.Webhook.construct_event(request["body"], request["headers"]["Stripe-Signature"],
-                                       "whsec_not_the_secret")
+        stripe.Webhook.construct_event(
+            request["body"], request["headers"]["Stripe-Signature"], "whsec_not_the_secret"
+        )
     # Once delivered, the event no longer counts as pending.
-    assert eventually(lambda: client.v1.events.retrieve(
-        event.id, options=ACCOUNT).pending_webhooks == 0)
+    assert eventually(
+        lambda: client.v1.events.retrieve(event.id, options=ACCOUNT).pending_webhooks == 0
+    )
 
 
 def test_events_go_to_the_endpoints_that_ask_for_them(client, control, receiver):
@@ -73,26 +91,38 @@ def test_events_go_to_the_endpoints_that_ask_for_them(client, control, receiver)
     control.account("acct_other")
     hook = receiver.url
     connect = client.v1.webhook_endpoints.create(
-        {"url": hook + "/connect", "enabled_events": ["*"], "connect": True})
+        {"url": hook + "/connect", "enabled_events": ["*"], "connect": True}
+    )
     platform = client.v1.webhook_endpoints.create(
-        {"url": hook + "/platform", "enabled_events": ["*"]})
+        {"url": hook + "/platform", "enabled_events": ["*"]}
+    )
     own = client.v1.webhook_endpoints.create(
-        {"url": hook + "/demo", "enabled_events": ["payment_intent.created"]}, ACCOUNT)
+        {"url": hook + "/demo", "enabled_events": ["payment_intent.created"]}, ACCOUNT
+    )
     off = client.v1.webhook_endpoints.create(
-        {"url": hook + "/off", "enabled_events": ["*"], "connect": True})
+        {"url": hook + "/off", "enabled_events": ["*"], "connect": True}
+    )
     client.v1.webhook_endpoints.update(off.id, {"disabled": True})
 
     on_demo = client.v1.payment_intents.create({"amount": 100, "currency": "usd"}, ACCOUNT)
     on_other = client.v1.payment_intents.create(
-        {"amount": 200, "currency": "usd"}, {"stripe_account": "acct_other"})
+        {"amount": 200, "currency": "usd"}, {"stripe_account": "acct_other"}
+    )
     on_platform = client.v1.payment_intents.create({"amount": 300, "currency": "usd"})
 
-    eventually(lambda: len(receiver.received("/connect")) == 2
-               and receiver.received("/platform") and receiver.received("/demo"))
-    assert sorted(e.data.object.id for e in _verified(receiver, "/connect", connect.secret)) == \
-        sorted([on_demo.id, on_other.id])
-    assert [e.data.object.id for e in _verified(receiver, "/platform", platform.secret)] == \
-        [on_platform.id]
+    eventually(
+        lambda: (
+            len(receiver.received("/connect")) == 2
+            and receiver.received("/platform")
+            and receiver.received("/demo")
+        )
+    )
+    assert sorted(
+        e.data.object.id for e in _verified(receiver, "/connect", connect.secret)
+    ) == sorted([on_demo.id, on_other.id])
+    assert [e.data.object.id for e in _verified(receiver, "/platform", platform.secret)] == [
+        on_platform.id
+    ]
     [seen_by_demo] = _verified(receiver, "/demo", own.secret)
     assert (seen_by_demo.data.object.id, seen_by_demo.account) == (on_demo.id, "acct_demo")
     assert receiver.received("/off") == []
@@ -105,14 +135,20 @@ def test_failed_delivery_is_retried_then_given_up(client, control, receiver):
     receiver.statuses["/flaky"] = [500, 200]
     receiver.statuses["/down"] = [503]
     client.v1.webhook_endpoints.create(
-        {"url": receiver.url + "/flaky", "enabled_events": ["*"], "connect": True})
+        {"url": receiver.url + "/flaky", "enabled_events": ["*"], "connect": True}
+    )
     client.v1.webhook_endpoints.create(
-        {"url": receiver.url + "/down", "enabled_events": ["*"], "connect": True})
+        {"url": receiver.url + "/down", "enabled_events": ["*"], "connect": True}
+    )
     pi = client.v1.payment_intents.create({"amount": 100, "currency": "usd"}, ACCOUNT)
 
-    [record] = eventually(lambda: [
-        r for r in control.get("/_standin/events?type=payment_intent.created")["data"]
-        if len(r["deliveries"]) == 5])
+    [record] = eventually(
+        lambda: [
+            r
+            for r in control.get("/_standin/events?type=payment_intent.created")["data"]
+            if len(r["deliveries"]) == 5
+        ]
+    )
     by_url = {}
     for delivery in record["deliveries"]:
         by_url.setdefault(delivery["url"].rsplit("/", 1)[1], []).append(delivery["status"])
@@ -128,12 +164,17 @@ def test_unreachable_endpoint_counts_as_failed(client, control, receiver):
     control.account("acct_demo")
     receiver.close()  # nothing listens there any more
     client.v1.webhook_endpoints.create(
-        {"url": receiver.url + "/gone", "enabled_events": ["*"], "connect": True})
+        {"url": receiver.url + "/gone", "enabled_events": ["*"], "connect": True}
+    )
     client.v1.payment_intents.create({"amount": 100, "currency": "usd"}, ACCOUNT)
 
-    [record] = eventually(lambda: [
-        r for r in control.get("/_standin/events?type=payment_intent.created")["data"]
-        if len(r["deliveries"]) == 3])
+    [record] = eventually(
+        lambda: [
+            r
+            for r in control.get("/_standin/events?type=payment_intent.created")["data"]
+            if len(r["deliveries"]) == 3
+        ]
+    )
     assert {d["status"] for d in record["deliveries"]} == {None}
     assert all(d["error"] for d in record["deliveries"])
 
@@ -141,12 +182,14 @@ def test_unreachable_endpoint_counts_as_failed(client, control, receiver):
 def test_lost_webhook_is_listed_and_can_be_redelivered(client, control, receiver):
     control.account("acct_demo")
     endpoint = client.v1.webhook_endpoints.create(
-        {"url": receiver.url + "/connect", "enabled_events": ["*"], "connect": True})
+        {"url": receiver.url + "/connect", "enabled_events": ["*"], "connect": True}
+    )
     pi = client.v1.payment_intents.create({"amount": 100, "currency": "usd"}, ACCOUNT)
     eventually(lambda: receiver.received("/connect"))  # payment_intent.created
 
-    paid = control.post(f"/_standin/payment_intents/{pi.id}/pay",
-                        {"method": "card", "deliver": False})
+    paid = control.post(
+        f"/_standin/payment_intents/{pi.id}/pay", {"method": "card", "deliver": False}
+    )
     missed = client.v1.events.list({"delivery_success": False}, ACCOUNT).data
     assert {e.type for e in missed} == {"charge.succeeded", "payment_intent.succeeded"}
     assert len(receiver.received("/connect")) == 1
@@ -156,14 +199,16 @@ def test_lost_webhook_is_listed_and_can_be_redelivered(client, control, receiver
     assert [d["status"] for d in answer["deliveries"]] == [200, 200]
     events = _verified(receiver, "/connect", endpoint.secret)
     assert [e.id for e in events[1:]] == [succeeded, succeeded]
-    assert [e.type for e in client.v1.events.list(
-        {"delivery_success": False}, ACCOUNT).data] == ["charge.succeeded"]
+    assert [e.type for e in client.v1.events.list({"delivery_success": False}, ACCOUNT).data] == [
+        "charge.succeeded"
+    ]
 
 
 def test_paused_deliveries_wait_and_flush_on_resume(client, control, receiver):
     control.account("acct_demo")
     client.v1.webhook_endpoints.create(
-        {"url": receiver.url + "/connect", "enabled_events": ["*"], "connect": True})
+        {"url": receiver.url + "/connect", "enabled_events": ["*"], "connect": True}
+    )
     assert control.post("/_standin/delivery", {"paused": True})["paused"] is True
 
     pi = client.v1.payment_intents.create({"amount": 100, "currency": "usd"}, ACCOUNT)
@@ -174,16 +219,21 @@ def test_paused_deliveries_wait_and_flush_on_resume(client, control, receiver):
     assert control.post("/_standin/delivery", {"paused": False})["queued"] == 3
     eventually(lambda: len(receiver.received("/connect")) == 3)
     assert [e["type"] for e in receiver.events("/connect")] == [
-        "payment_intent.created", "charge.succeeded", "payment_intent.succeeded"]
+        "payment_intent.created",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+    ]
 
 
 def test_deleted_endpoint_gets_nothing_more(client, control, receiver):
     control.account("acct_demo")
     doomed = client.v1.webhook_endpoints.create(
-        {"url": receiver.url + "/doomed", "enabled_events": ["*"], "connect": True})
+        {"url": receiver.url + "/doomed", "enabled_events": ["*"], "connect": True}
+    )
     # Deliveries go out in order, so once this one is served the doomed one was handled.
     client.v1.webhook_endpoints.create(
-        {"url": receiver.url + "/kept", "enabled_events": ["*"], "connect": True})
+        {"url": receiver.url + "/kept", "enabled_events": ["*"], "connect": True}
+    )
     control.post("/_standin/delivery", {"paused": True})
     client.v1.payment_intents.create({"amount": 100, "currency": "usd"}, ACCOUNT)
     client.v1.webhook_endpoints.delete(doomed.id)
