@@ -70,3 +70,17 @@ def _authorized(header: str | None) -> bool:
         return False
     expected = wiring.secrets().get(wiring.SECRET_PLATFORM_TOKEN)
     return hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+def public_base_url(current_request: Any) -> str:
+    """The service's public URL: configured, or as API Gateway (or the local server) was called."""
+    configured = wiring.settings().public_base_url
+    if configured:
+        return configured
+    headers = current_request.headers
+    host = headers.get("host", "localhost")
+    scheme = headers.get("x-forwarded-proto", "https")
+    stage = (current_request.context or {}).get("stage")
+    # API Gateway's own domain carries the stage in the path; a custom domain does not.
+    prefix = f"/{stage}" if stage and host.endswith(".amazonaws.com") else ""
+    return f"{scheme}://{host}{prefix}"

@@ -60,3 +60,16 @@ def decide(envelope: EventEnvelope, stage_livemode: bool) -> Verdict:
     if envelope.type not in HANDLED_EVENT_TYPES:
         return Verdict.IGNORED_TYPE
     return Verdict.QUEUE
+
+
+def dedicated_webhook_url(public_base_url: str, account_id: str) -> str:
+    """The URL an admin pastes into their own Stripe dashboard for one connected account."""
+    return f"{public_base_url.rstrip('/')}/webhooks/stripe/{account_id}"
+
+
+def webhook_overview(public_base_url: str, account_id: str) -> dict[str, Any]:
+    """What an admin needs to configure their account's webhook endpoint in Stripe."""
+    return {
+        "url": dedicated_webhook_url(public_base_url, account_id),
+        "enabled_events": list(HANDLED_EVENT_TYPES),
+    }
