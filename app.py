@@ -13,11 +13,12 @@ from chalice import Chalice, Response
 
 from chalicelib import consumer, wiring
 from chalicelib.api import payment_view
-from chalicelib.domain.errors import WebhookRejected
+from chalicelib.domain.accounts import parse_signing_secrets
 from chalicelib.domain.payment_requests import parse_id, parse_start_payment
-from chalicelib.http import error, json_body, platform_endpoint
-from chalicelib.observability import count, logger, metrics
-from chalicelib.services.ingest import EnqueueFailed, ingest
+from chalicelib.http import json_body, platform_endpoint, public_base_url, webhook_response
+from chalicelib.observability import logger, metrics
+from chalicelib.services.account_webhooks import account_webhook, set_signing_secrets
+from chalicelib.services.ingest import ingest, ingest_for_account
 from chalicelib.settings import DEFAULT_SERVICE_NAME
 
 # Read when Chalice builds the deployment, so it must come from the deploying shell.
@@ -64,36 +65,51 @@ def sync_payment(payment_id: str) -> dict[str, Any]:
     return payment_view(wiring.payments_service().sync(parse_id(payment_id, "payment_id")))
 
 
+@app.route("/accounts/{account_id}/webhook", methods=["GET"])
+@platform_endpoint(request)
+def get_account_webhook(account_id: str) -> dict[str, Any]:
+    return account_webhook(wiring.account_store(), account_id, public_base_url(request()))
+
+
+@app.route("/accounts/{account_id}/webhook", methods=["PUT"])
+@platform_endpoint(request)
+def put_account_webhook(account_id: str) -> dict[str, Any]:
+    secrets = parse_signing_secrets(json_body(request().raw_body))
+    return set_signing_secrets(
+        wiring.account_store(), account_id, secrets, public_base_url(request())
+    )
+
+
 # --- Stripe webhooks ----------------------------------------------------------------------
 
 
-@app.route("/webhooks/stripe", methods=["POST"], content_types=["application/json", "*/*"])
+@app.route("/webhooks/stripe", methods=["POST"])
 def stripe_webhook() -> Response:
-    try:
-        result = ingest(
+    return webhook_response(
+        lambda: ingest(
             request().raw_body,
             request().headers.get("stripe-signature"),
             wiring.platform_verifier(),
             wiring.event_queue(),
             wiring.settings().livemode,
         )
-    except WebhookRejected as rejected:
-        count(f"WebhookRejected_{rejected.reason}")
-        logger.warning("webhook rejected", extra={"reason": rejected.reason})
-        return error(400, rejected.reason, rejected.detail)
-    except EnqueueFailed as failed:
-        count("WebhookEnqueueFailed")
-        logger.exception(
-            "event not queued; Stripe will retry", extra={"event_id": failed.envelope.event_id}
-        )
-        return error(503, "unavailable", "the event could not be queued; retry later")
-    envelope = result.envelope
-    logger.append_keys(
-        event_id=envelope.event_id, event_type=envelope.type, account=envelope.account
     )
-    count(f"Webhook_{result.verdict}")
-    logger.info("webhook accepted", extra={"verdict": str(result.verdict)})
-    return Response(body={"received": True, "outcome": str(result.verdict)}, status_code=200)
+
+
+@app.route("/webhooks/stripe/{account_id}", methods=["POST"])
+def stripe_account_webhook(account_id: str) -> Response:
+    logger.append_keys(account=account_id)
+    return webhook_response(
+        lambda: ingest_for_account(
+            account_id,
+            request().raw_body,
+            request().headers.get("stripe-signature"),
+            wiring.account_store(),
+            wiring.verifier_for,
+            wiring.event_queue(),
+            wiring.settings().livemode,
+        )
+    )
 
 
 # --- Queue consumer -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ and after the queue's maxReceiveCount SQS moves a message that keeps failing to 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -76,7 +77,10 @@ def _message(record: Mapping[str, Any]) -> dict[str, Any]:
     event_id = (attributes.get("event_id") or {}).get("stringValue")
     if not event_id:
         raise ValueError("message has no event_id attribute")
-    return {"event_id": event_id, "body": record["body"]}
+    # The queue's account attribute is authoritative: events sent to an account's dedicated
+    # URL may carry no `account` in their body.
+    account = (attributes.get("account") or {}).get("stringValue")
+    return {"event_id": event_id, "account": account, "body": record["body"]}
 
 
 @cache
@@ -101,7 +105,10 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
 
     @idempotent_function(data_keyword_argument="message", persistence_store=layer, config=config)
     def handle(message: dict[str, Any]) -> str:
-        return str(wiring.repairer().handle(QueuedEvent.from_body(message["body"])))
+        event = QueuedEvent.from_body(message["body"])
+        if message.get("account"):
+            event = replace(event, envelope=replace(event.envelope, account=message["account"]))
+        return str(wiring.repairer().handle(event))
 
     return handle, config
 

@@ -17,8 +17,9 @@ from chalicelib.domain.errors import (
     NotFound,
     StripeRejected,
     StripeUnavailable,
+    WebhookRejected,
 )
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> Response:
@@ -84,3 +85,34 @@ def public_base_url(current_request: Any) -> str:
     # API Gateway's own domain carries the stage in the path; a custom domain does not.
     prefix = f"/{stage}" if stage and host.endswith(".amazonaws.com") else ""
     return f"{scheme}://{host}{prefix}"
+
+
+def webhook_response(run: Callable[[], Any]) -> Response:
+    """Run one webhook ingest and answer Stripe: 200, 400 with a short reason, or 503."""
+    from chalicelib.domain.webhooks import (
+        OUTCOME_METRICS,
+        REJECTED_MALFORMED_METRIC,
+        REJECTION_METRICS,
+    )
+    from chalicelib.services.ingest import EnqueueFailed
+
+    try:
+        result = run()
+    except WebhookRejected as rejected:
+        count(REJECTION_METRICS.get(rejected.reason, REJECTED_MALFORMED_METRIC))
+        # Never the body or the header: an attacker's input, and possibly a secret's HMAC.
+        logger.warning("webhook rejected", extra={"reason": rejected.reason})
+        return error(400, rejected.reason, rejected.detail)
+    except EnqueueFailed as failed:
+        count("WebhookEnqueueFailed")
+        logger.exception(
+            "event not queued; Stripe will retry", extra={"event_id": failed.envelope.event_id}
+        )
+        return error(503, "unavailable", "the event could not be queued; retry later")
+    envelope = result.envelope
+    logger.append_keys(
+        event_id=envelope.event_id, event_type=envelope.type, account=envelope.account
+    )
+    count(OUTCOME_METRICS[result.verdict])
+    logger.info("webhook accepted", extra={"outcome": str(result.verdict)})
+    return Response(body={"received": True, "outcome": str(result.verdict)}, status_code=200)

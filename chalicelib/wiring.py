@@ -122,6 +122,10 @@ def reset() -> None:
 
 
 def platform_verifier() -> Any:
+    return verifier_for(webhook_secrets())
+
+
+def verifier_for(secrets: Any) -> Any:
     from chalicelib.adapters.stripe_api import SignatureVerifier
 
-    return SignatureVerifier(webhook_secrets())
+    return SignatureVerifier(secrets)

@@ -73,3 +73,20 @@ def webhook_overview(public_base_url: str, account_id: str) -> dict[str, Any]:
         "url": dedicated_webhook_url(public_base_url, account_id),
         "enabled_events": list(HANDLED_EVENT_TYPES),
     }
+
+
+# One metric per kind of rejection; the precise reason goes to the log line.
+REJECTION_METRICS = {
+    "missing_signature": "WebhookRejectedSignature",
+    "bad_signature": "WebhookRejectedSignature",
+    "unknown_account": "WebhookRejectedAccount",
+    "disconnected_account": "WebhookRejectedAccount",
+    "account_mismatch": "WebhookRejectedAccount",
+    "no_secret": "WebhookRejectedAccount",
+}
+REJECTED_MALFORMED_METRIC = "WebhookRejectedMalformed"
+OUTCOME_METRICS = {
+    Verdict.QUEUE: "WebhookQueued",
+    Verdict.IGNORED_TYPE: "WebhookIgnoredType",
+    Verdict.IGNORED_MODE: "WebhookIgnoredMode",
+}
