@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+class _CurrentStdout:
+    """Writes to whatever sys.stdout is at the time (Lambda's, or a test's capture)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 # Not the Chalice app name: a Powertools logger of that name would share Chalice's handlers.
-logger = Logger(service="stripe-bridge-service")
+logger = Logger(service="stripe-bridge-service", stream=_CurrentStdout())  # type: ignore[arg-type]
 metrics = Metrics(namespace="StripeBridge", service="stripe-bridge")
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from chalicelib.domain.accounts import ConnectedAccount
+from chalicelib.domain.connect import Attach, Authorization, Pending
 from chalicelib.domain.payments import Payment
 from chalicelib.domain.webhooks import EventEnvelope
 
@@ -45,6 +46,13 @@ class AccountStore(Protocol):
     def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
         """Disconnect the account (idempotent); the stored account afterwards, None if unknown."""
 
+    def attach(self, account: ConnectedAccount) -> tuple[Attach, ConnectedAccount | None]:
+        """Store a new account, or reconnect a disconnected one of the same company, in one
+        conditional write; otherwise change nothing. The outcome and the account it found."""
+
+    def for_company(self, company_id: str) -> list[ConnectedAccount]:
+        """Every account the company ever connected, the most recently connected first."""
+
 
 class EventQueue(Protocol):
     def send(self, envelope: EventEnvelope, body: str) -> None:
@@ -68,3 +76,25 @@ class StripeGateway(Protocol):
 class EventVerifier(Protocol):
     def verify(self, raw_body: bytes, signature_header: str | None) -> dict[str, Any]:
         """The event if its signature matches one of the secrets; WebhookRejected otherwise."""
+
+
+class ConnectSessions(Protocol):
+    """Connect links and OAuth states, kept under the digest of their secret value."""
+
+    def put(self, key: str, pending: Pending) -> None:
+        """Store a new one; raises if the key exists."""
+
+    def get(self, key: str) -> Pending | None: ...
+
+    def use(self, key: str, at: int) -> bool:
+        """Mark it used, once: True for the one caller that did, even under races."""
+
+
+class ConnectOAuth(Protocol):
+    def authorize_url(self, state: str, redirect_uri: str, email: str | None) -> str: ...
+
+    def exchange_code(self, code: str) -> Authorization:
+        """What the code grants; StripeRejected (code invalid_grant…), StripeUnavailable."""
+
+    def deauthorize(self, account_id: str) -> None:
+        """Revoke the platform's access; quiet if it was revoked already."""

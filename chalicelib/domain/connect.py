@@ -1,0 +1,207 @@
+"""Connecting a Stripe account by OAuth: which links, states and callbacks may go on, and why not."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.domain.accounts import ConnectedAccount
+from chalicelib.domain.errors import DomainError, InvalidInput
+from chalicelib.domain.payment_requests import parse_id
+
+LOCALES = ("en", "fr")
+DEFAULT_LOCALE = "en"
+_FIELDS = {"email", "connected_by", "locale", "return_url"}
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
+_ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+
+
+class Failure(StrEnum):
+    """Why connecting stopped; each has its own page for the admin."""
+
+    LINK_UNKNOWN = "link_unknown"
+    LINK_USED = "link_used"
+    LINK_EXPIRED = "link_expired"
+    STATE_MISSING = "state_missing"
+    STATE_UNKNOWN = "state_unknown"
+    STATE_EXPIRED = "state_expired"
+    STATE_USED = "state_used"
+    STATE_MISMATCH = "state_mismatch"
+    ACCESS_DENIED = "access_denied"
+    AUTHORIZATION_FAILED = "authorization_failed"
+    CODE_REJECTED = "code_rejected"
+    STRIPE_UNAVAILABLE = "stripe_unavailable"
+    ACCOUNT_TAKEN = "account_taken"
+    NOT_CONFIGURED = "not_configured"
+
+
+class ConnectFailed(DomainError):
+    """Connecting stopped; nothing about the account was stored."""
+
+    def __init__(self, failure: Failure, request: ConnectRequest | None = None) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.request = request  # known once the link or state was recognised: locale, return
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """What the platform asked for when it made the link; it follows the admin to the end."""
+
+    company_id: str
+    email: str | None = None
+    connected_by: str | None = None
+    locale: str | None = None
+    return_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A connect link, or the state of an authorization under way: single use, short-lived."""
+
+    request: ConnectRequest
+    expires_at: int  # unix seconds
+    used_at: int | None = None
+    binding: str | None = None  # states only: the hash of the browser's cookie
+
+
+@dataclass(frozen=True)
+class Callback:
+    """What Stripe's redirect back to the service carries, and the browser's cookie."""
+
+    state: str | None
+    code: str | None
+    error: str | None
+    cookie: str | None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """What Stripe grants for a code (its deprecated tokens are dropped, never kept)."""
+
+    account_id: str
+    livemode: bool
+    scope: str
+
+
+def parse_connect_request(company_id: str, body: Any) -> ConnectRequest:
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], "is not a known field")
+    email = _optional_text(body, "email", 254)
+    if email is not None and not _EMAIL.match(email):
+        raise InvalidInput("email", "must be an email address")
+    locale = body.get("locale")
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInput("locale", f"must be one of {', '.join(LOCALES)}")
+    return_url = _optional_text(body, "return_url", 2000)
+    if return_url is not None:
+        parts = urlsplit(return_url)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise InvalidInput("return_url", "must be an absolute http(s) URL")
+    return ConnectRequest(
+        company_id=parse_id(company_id, "company_id"),
+        email=email,
+        connected_by=_optional_text(body, "connected_by", 200),
+        locale=locale,
+        return_url=return_url,
+    )
+
+
+def parse_account_id(value: str) -> str:
+    if not _ACCOUNT_ID.match(value or ""):
+        raise InvalidInput("account_id", "must be a Stripe account id (acct_…)")
+    return value
+
+
+def _optional_text(body: dict[str, Any], field: str, limit: int) -> str | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(field, f"must be a non-empty string of at most {limit} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(field, "must not contain control characters")
+    return value.strip()
+
+
+def digest(secret: str) -> str:
+    """How a link id, a state or a cookie is kept: a leaked table holds nothing usable."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def link_problem(link: Pending | None, now: float) -> Failure | None:
+    if link is None:
+        return Failure.LINK_UNKNOWN
+    if link.used_at is not None:
+        return Failure.LINK_USED
+    # The table's TTL deletes expired items days late, if at all: expiry is checked here.
+    if now >= link.expires_at:
+        return Failure.LINK_EXPIRED
+    return None
+
+
+def state_problem(state: Pending | None, callback: Callback, now: float) -> Failure | None:
+    """Whether the callback may go on: a known, fresh, unused state, started in this browser."""
+    if not callback.state:
+        return Failure.STATE_MISSING
+    if state is None:
+        return Failure.STATE_UNKNOWN
+    if state.used_at is not None:
+        return Failure.STATE_USED
+    if now >= state.expires_at:
+        return Failure.STATE_EXPIRED
+    if not callback.cookie or state.binding is None or not hmac.compare_digest(
+        digest(callback.cookie), state.binding
+    ):
+        # Someone else's state, or a forged callback: this browser did not start it.
+        return Failure.STATE_MISMATCH
+    return None
+
+
+def stripe_refusal(error: str) -> Failure:
+    return Failure.ACCESS_DENIED if error == "access_denied" else Failure.AUTHORIZATION_FAILED
+
+
+class Attach(StrEnum):
+    """What storing an account for a company did, given what was stored before."""
+
+    CONNECTED = "connected"  # new, or a disconnected account of the same company again
+    ALREADY_CONNECTED = "already_connected"
+    TAKEN = "taken"  # another company's account: refused
+
+
+def attach_outcome(before: ConnectedAccount | None, company_id: str) -> Attach:
+    """The outcome when the conditional write was refused, given the account it found."""
+    if before is not None and before.company_id == company_id and before.is_connected:
+        return Attach.ALREADY_CONNECTED
+    return Attach.TAKEN
+
+
+def choose_locale(preferred: str | None, accept_language: str | None) -> str:
+    """The link's language if it has one, else the browser's first known one."""
+    if preferred in LOCALES:
+        return preferred
+    ranked = []
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
+    for _, _, language in sorted(ranked):
+        if language in LOCALES:
+            return language
+    return DEFAULT_LOCALE

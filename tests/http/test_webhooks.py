@@ -1,0 +1,212 @@
+"""The public webhook door, through the API as API Gateway calls it, with real signatures."""
+
+import json
+import time
+
+import pytest
+
+from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.webhooks import MAX_BODY_BYTES
+from tests.http.conftest import OLD_SECRET, SECRET, signed, stripe_event
+from tests.http.gateway import invoke
+
+ACCOUNT_SECRET = "whsec_account_secret_0123456789abcdef"
+
+
+def post(body: str | bytes, signature: str | None, path="/webhooks/stripe", **headers):
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+    return invoke("POST", path, body, headers)
+
+
+def test_a_genuine_event_is_queued_with_its_routing_attributes(queue):
+    body = json.dumps(stripe_event())
+    answer = post(body, signed(body))
+    assert (answer.status, answer.body) == (200, {"received": True, "outcome": "queued"})
+    [message] = queue()
+    assert message["Body"] == body  # the exact bytes Stripe signed
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes == {
+        "event_id": "evt_1Pgc76B7WZ01zgkWwyRHS12y",
+        "event_type": "payment_intent.succeeded",
+        "account": "acct_1Connected",
+        "livemode": "false",
+    }
+
+
+def test_the_header_is_read_whatever_its_case(queue):
+    body = json.dumps(stripe_event())
+    assert (
+        invoke("POST", "/webhooks/stripe", body, {"STRIPE-SIGNATURE": signed(body)}).status == 200
+    )
+    assert len(queue()) == 1
+
+
+def test_any_matching_v1_signature_and_any_live_secret_is_enough(queue):
+    body = json.dumps(stripe_event())
+    good = signed(body).split(",v1=")[1]
+    several = f"t={int(time.time())},v1={'0' * 64},v0=abc,v1={good}"
+    assert post(body, several).status == 200
+    assert post(body, signed(body, OLD_SECRET)).status == 200  # a secret being rolled
+    assert len(queue()) == 2
+
+
+def test_a_body_sent_base64_encoded_by_api_gateway_verifies(queue):
+    body = json.dumps(stripe_event(), ensure_ascii=False).replace("usd", "usd  ") + " \n"
+    answer = invoke(
+        "POST",
+        "/webhooks/stripe",
+        body.encode(),
+        {"Stripe-Signature": signed(body)},
+        base64_encoded=True,
+    )
+    assert answer.status == 200
+    assert queue()[0]["Body"] == body
+
+
+@pytest.mark.parametrize(
+    ("signature", "reason"),
+    [
+        (None, "missing_signature"),
+        ("", "missing_signature"),
+        ("garbage", "bad_signature"),
+        ("t=1,v1=00", "bad_signature"),
+    ],
+)
+def test_missing_or_bad_signatures_are_refused(queue, signature, reason):
+    body = json.dumps(stripe_event())
+    answer = post(body, signature)
+    assert (answer.status, answer.body["error"]["code"]) == (400, reason)
+    assert queue() == []
+
+
+def test_a_signature_from_another_secret_or_too_old_is_refused(queue):
+    body = json.dumps(stripe_event())
+    assert post(body, signed(body, "whsec_someone_else_0123456789")).status == 400
+    assert post(body, signed(body, timestamp=int(time.time()) - 301)).status == 400
+    tampered = body.replace("1099", "9999")
+    assert post(tampered, signed(body)).status == 400
+    assert queue() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json at all", "not_json"),
+        ("[1, 2]", "not_json"),
+        (
+            json.dumps({"object": "v2.core.event", "id": "evt_thin", "type": "x"}),
+            "unsupported_event",
+        ),
+        (
+            json.dumps({"object": "event", "id": "pi_1", "type": "x", "livemode": False}),
+            "malformed_event",
+        ),
+        ("x" * (MAX_BODY_BYTES + 1), "body_too_large"),
+    ],
+)
+def test_well_signed_nonsense_is_refused(queue, body, reason):
+    answer = post(body, signed(body))
+    assert (answer.status, answer.body["error"]["code"]) == (400, reason)
+    assert queue() == []
+
+
+def test_bytes_that_are_not_utf8_are_refused(queue):
+    answer = invoke(
+        "POST",
+        "/webhooks/stripe",
+        b"\xff\xfe{}",
+        {"Stripe-Signature": "t=1,v1=0"},
+        base64_encoded=True,
+    )
+    assert answer.status == 400
+    assert queue() == []
+
+
+def test_unhandled_types_and_the_other_mode_are_acknowledged_not_queued(queue):
+    for event, outcome in [
+        (stripe_event("plan.created"), "ignored_type"),
+        (stripe_event(livemode=True), "ignored_mode"),
+    ]:
+        body = json.dumps(event)
+        answer = post(body, signed(body))
+        assert (answer.status, answer.body["outcome"]) == (200, outcome)
+    assert queue() == []
+
+
+def test_a_queue_that_refuses_the_event_makes_stripe_retry(queue, monkeypatch, capsys):
+    monkeypatch.setenv("EVENTS_QUEUE_URL", "http://127.0.0.1:1/000000000000/nowhere")
+    body = json.dumps(stripe_event())
+    answer = post(body, signed(body))
+    assert answer.status == 503
+    assert "evt_1Pgc76B7WZ01zgkWwyRHS12y" in capsys.readouterr().out  # logged with the event id
+    assert queue() == []
+
+
+def test_outcomes_are_counted_and_logs_hold_neither_bodies_nor_secrets(queue, capsys):
+    body = json.dumps(stripe_event())
+    post(body, signed(body))
+    post(body, signed(body, "whsec_wrong_0123456789abcdef"))
+    post(json.dumps(stripe_event("plan.created")), signed(json.dumps(stripe_event("plan.created"))))
+    out = capsys.readouterr().out
+    for metric in ("WebhookQueued", "WebhookRejectedSignature", "WebhookIgnoredType"):
+        assert f'"{metric}"' in out
+    assert SECRET not in out and "1099" not in out and "pi_1PgafyB7WZ01zgkWSjxsAJo3" not in out
+
+
+# --- an account's dedicated URL ------------------------------------------------------------
+
+
+@pytest.fixture
+def account(aws, outputs):
+    from chalicelib import wiring
+
+    connected = ConnectedAccount(
+        "acct_1Dedicated",
+        "co_dedicated",
+        False,
+        "2026-11-29T00:00:00Z",
+        webhook_secrets=(ACCOUNT_SECRET,),
+    )
+    wiring.account_store().put(connected)
+    return connected
+
+
+def test_the_dedicated_url_takes_events_signed_with_the_accounts_secret(queue, account):
+    event = stripe_event()
+    del event["account"]  # an account's own endpoint does not name it
+    body = json.dumps(event)
+    answer = post(body, signed(body, ACCOUNT_SECRET), path="/webhooks/stripe/acct_1Dedicated")
+    assert answer.status == 200
+    [message] = queue()
+    assert message["MessageAttributes"]["account"]["StringValue"] == "acct_1Dedicated"
+
+
+def test_the_dedicated_url_refuses_the_platform_secret_and_other_accounts(queue, account):
+    body = json.dumps(stripe_event())
+    path = "/webhooks/stripe/acct_1Dedicated"
+    assert post(body, signed(body), path=path).body["error"]["code"] == "bad_signature"
+    other = json.dumps(stripe_event(account="acct_1Someoneelse"))
+    answer = post(other, signed(other, ACCOUNT_SECRET), path=path)
+    assert (answer.status, answer.body["error"]["code"]) == (400, "account_mismatch")
+    assert queue() == []
+
+
+@pytest.mark.parametrize("account_id", ["acct_1Unknown", "not-an-account", "acct_" + "x" * 300])
+def test_unknown_accounts_are_refused(queue, account_id):
+    body = json.dumps(stripe_event())
+    answer = post(body, signed(body, ACCOUNT_SECRET), path=f"/webhooks/stripe/{account_id}")
+    assert (answer.status, answer.body["error"]["code"]) == (400, "unknown_account")
+    assert queue() == []
+
+
+def test_a_disconnected_account_is_refused(queue, account):
+    from chalicelib import wiring
+
+    wiring.account_store().put(
+        ConnectedAccount(**{**account.__dict__, "status": AccountStatus.DISCONNECTED})
+    )
+    body = json.dumps(stripe_event(account="acct_1Dedicated"))
+    answer = post(body, signed(body, ACCOUNT_SECRET), path="/webhooks/stripe/acct_1Dedicated")
+    assert (answer.status, answer.body["error"]["code"]) == (400, "disconnected_account")
+    assert queue() == []
