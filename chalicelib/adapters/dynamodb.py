@@ -12,6 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.connect import Attach, attach_outcome
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
 from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
 
@@ -185,17 +186,56 @@ class DynamoAccountStore:
 
     def connected_for_company(self, company_id: str) -> ConnectedAccount | None:
         """The company's most recently connected account (connected or not), if any."""
-        response = self._client.query(
+        accounts = self.for_company(company_id)
+        connected = [a for a in accounts if a.is_connected]
+        candidates = connected or accounts
+        return candidates[0] if candidates else None
+
+    def for_company(self, company_id: str) -> list[ConnectedAccount]:
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
             TableName=self._table,
             IndexName="by_company",
             KeyConditionExpression="company_id = :c",
             ExpressionAttributeValues=to_item({":c": company_id}),
             ScanIndexForward=False,
         )
-        accounts = [_account(from_item(item)) for item in response.get("Items", [])]
-        connected = [a for a in accounts if a.is_connected]
-        candidates = connected or accounts
-        return candidates[0] if candidates else None
+        return [_account(from_item(item)) for page in pages for item in page.get("Items", [])]
+
+    def attach(self, account: ConnectedAccount) -> tuple[Attach, ConnectedAccount | None]:
+        values = {
+            ":company": account.company_id,
+            ":livemode": account.livemode,
+            ":scope": account.scope,
+            ":on": str(AccountStatus.CONNECTED),
+            ":off": str(AccountStatus.DISCONNECTED),
+            ":at": account.connected_at,
+            ":by": account.connected_by,
+        }
+        sets = "company_id = :company, livemode = :livemode, #scope = :scope, #status = :on, "
+        sets += "connected_at = :at" + (", connected_by = :by" if account.connected_by else "")
+        removes = "disconnected_at" + ("" if account.connected_by else ", connected_by")
+        try:
+            # Only a new account, or one this company disconnected: never another's.
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account.account_id}),
+                UpdateExpression=f"SET {sets} REMOVE {removes}",
+                ConditionExpression="attribute_not_exists(account_id) OR "
+                "(company_id = :company AND #status = :off)",
+                ExpressionAttributeNames={"#status": "status", "#scope": "scope"},
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            old = error.response.get("Item")
+            before = _account(from_item(old)) if old else self.get(account.account_id)
+            return attach_outcome(before, account.company_id), before
+        old = response.get("Attributes")
+        return Attach.CONNECTED, _account(from_item(old)) if old else None
 
     def put(self, account: ConnectedAccount) -> None:
         values = asdict(account)
