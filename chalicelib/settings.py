@@ -25,6 +25,9 @@ class Settings:
     stripe_timeout_seconds: float
     stripe_max_retries: int
     idempotency_expiry_seconds: int
+    connect_link_ttl_seconds: int = 15 * 60
+    # Long enough for an admin who creates a Stripe account on the way.
+    connect_state_ttl_seconds: int = 60 * 60
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -47,6 +50,10 @@ class Settings:
     def notifications_bus(self) -> str:
         return f"{self.service_name}-notifications"
 
+    @cached_property
+    def connect_sessions_table(self) -> str:
+        return f"{self.service_name}-connect-sessions"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
@@ -65,6 +72,8 @@ class Settings:
             idempotency_expiry_seconds=int(
                 _number(env, "IDEMPOTENCY_EXPIRY_SECONDS", 7 * 24 * 3600)
             ),
+            connect_link_ttl_seconds=int(60 * _number(env, "CONNECT_LINK_TTL_MINUTES", 15)),
+            connect_state_ttl_seconds=int(60 * _number(env, "CONNECT_STATE_TTL_MINUTES", 60)),
         )
 
 

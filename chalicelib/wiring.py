@@ -47,18 +47,51 @@ def stripe_api() -> Any:
 
 @cache
 def _stripe_api(secret_key: str, client_id: str | None) -> Any:
+    from chalicelib.adapters.stripe_api import StripeApi
+
+    return StripeApi(_stripe_client(secret_key, client_id))
+
+
+@cache
+def _stripe_client(secret_key: str, client_id: str | None) -> Any:
     # Keyed on the secret: a rotated key builds a new client, the old one is dropped.
-    from chalicelib.adapters.stripe_api import StripeApi, make_client
+    from chalicelib.adapters.stripe_api import make_client
 
     config = settings()
-    return StripeApi(
-        make_client(
-            secret_key,
-            api_base=config.stripe_api_base,
-            client_id=client_id,
-            timeout_seconds=config.stripe_timeout_seconds,
-            max_network_retries=config.stripe_max_retries,
-        )
+    return make_client(
+        secret_key,
+        api_base=config.stripe_api_base,
+        client_id=client_id,
+        timeout_seconds=config.stripe_timeout_seconds,
+        max_network_retries=config.stripe_max_retries,
+    )
+
+
+def connect_oauth() -> Any:
+    from chalicelib.adapters.stripe_connect import StripeConnectOAuth
+
+    client_id = secrets().get_optional(SECRET_CLIENT_ID)
+    client = _stripe_client(secrets().get(SECRET_STRIPE_KEY), client_id)
+    return StripeConnectOAuth(client, client_id)
+
+
+@cache
+def connect_sessions() -> Any:
+    from chalicelib.adapters.connect_sessions import DynamoConnectSessions
+
+    return DynamoConnectSessions(aws("dynamodb"), settings().connect_sessions_table)
+
+
+def connect_service() -> Any:
+    from chalicelib.services.connect import ConnectService
+
+    config = settings()
+    return ConnectService(
+        connect_sessions(),
+        account_store(),
+        connect_oauth(),
+        link_ttl_seconds=config.connect_link_ttl_seconds,
+        state_ttl_seconds=config.connect_state_ttl_seconds,
     )
 
 
@@ -117,7 +150,7 @@ def reset() -> None:
     """Forget every cached client and setting (tests that change the environment)."""
     for cached in (settings, aws, secrets, _stripe_api, payment_store, account_store):
         cached.cache_clear()
-    for cached in (event_queue, notifier):
+    for cached in (event_queue, notifier, _stripe_client, connect_sessions):
         cached.cache_clear()
 
 

@@ -43,9 +43,7 @@ class StripeConnectOAuth:
     def deauthorize(self, account_id: str) -> None:
         try:
             with _translated_errors():
-                self._client.oauth.deauthorize(
-                    {"client_id": self._client_id or "", "stripe_user_id": account_id}
-                )
+                self._client.oauth.deauthorize({"stripe_user_id": account_id})
         except StripeRejected as refused:
             # invalid_client also means a wrong client id: only believe "already revoked"
             # when the platform has indeed lost access to the account.
@@ -57,5 +55,5 @@ class StripeConnectOAuth:
             with _translated_errors():
                 self._client.v1.accounts.retrieve(account_id)
         except StripeRejected as refused:
-            return refused.status not in (401, 403)
+            return refused.status not in (403, 404)
         return True
