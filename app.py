@@ -12,13 +12,24 @@ from typing import Any
 from chalice import Chalice, Response
 
 from chalicelib import consumer, wiring
-from chalicelib.api import payment_view
+from chalicelib.api import payment_method_view, payment_view
+from chalicelib.connect_http import (
+    account_view,
+    browser_page,
+    callback_url,
+    link_view,
+    page_for,
+    parse_callback,
+    redirect_to_stripe,
+)
 from chalicelib.domain.accounts import parse_signing_secrets
+from chalicelib.domain.connect import parse_account_id, parse_connect_request
 from chalicelib.domain.payment_requests import parse_id, parse_start_payment
 from chalicelib.http import json_body, platform_endpoint, public_base_url, webhook_response
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import count, logger, metrics
 from chalicelib.services.account_webhooks import account_webhook, set_signing_secrets
 from chalicelib.services.ingest import ingest, ingest_for_account
+from chalicelib.services.payment_methods import saved_payment_method
 from chalicelib.settings import DEFAULT_SERVICE_NAME
 
 # Read when Chalice builds the deployment, so it must come from the deploying shell.
@@ -65,6 +76,18 @@ def sync_payment(payment_id: str) -> dict[str, Any]:
     return payment_view(wiring.payments_service().sync(parse_id(payment_id, "payment_id")))
 
 
+@app.route("/payment-methods/{account_id}/{payment_method_id}", methods=["GET"])
+@platform_endpoint(request)
+def get_payment_method(account_id: str, payment_method_id: str) -> dict[str, Any]:
+    return payment_method_view(
+        saved_payment_method(
+            wiring.payment_method_store(),
+            parse_id(account_id, "account_id"),
+            parse_id(payment_method_id, "payment_method_id"),
+        )
+    )
+
+
 @app.route("/accounts/{account_id}/webhook", methods=["GET"])
 @platform_endpoint(request)
 def get_account_webhook(account_id: str) -> dict[str, Any]:
@@ -78,6 +101,57 @@ def put_account_webhook(account_id: str) -> dict[str, Any]:
     return set_signing_secrets(
         wiring.account_store(), account_id, secrets, public_base_url(request())
     )
+
+
+# --- Connecting a Stripe account (OAuth) ----------------------------------------------------
+
+
+@app.route("/companies/{company_id}/connect-links", methods=["POST"])
+@platform_endpoint(request)
+def create_connect_link(company_id: str) -> Response:
+    link = wiring.connect_service().create_link(
+        parse_connect_request(company_id, json_body(request().raw_body))
+    )
+    logger.info("connect link created", extra={"company_id": link.company_id})
+    return Response(body=link_view(link, request()), status_code=201)
+
+
+@app.route("/connect/{link_id}", methods=["GET"])
+@browser_page(request)
+def open_connect_link(link_id: str) -> Response:
+    redirect = wiring.connect_service().open_link(link_id, callback_url(request()))
+    logger.info("admin sent to Stripe", extra={"company_id": redirect.request.company_id})
+    return redirect_to_stripe(redirect, request())
+
+
+@app.route("/connect/oauth/callback", methods=["GET"])
+@browser_page(request)
+def connect_callback() -> Response:
+    connected = wiring.connect_service().finish(parse_callback(request()))
+    account = connected.account
+    logger.info(
+        "account connected", extra={"account": account.account_id, "company_id": account.company_id}
+    )
+    count("AccountConnected")
+    return page_for(connected, request())
+
+
+@app.route("/companies/{company_id}/accounts", methods=["GET"])
+@platform_endpoint(request)
+def list_company_accounts(company_id: str) -> dict[str, Any]:
+    accounts = wiring.connect_service().accounts_of(parse_id(company_id, "company_id"))
+    return {"accounts": [account_view(account, request()) for account in accounts]}
+
+
+@app.route("/companies/{company_id}/accounts/{account_id}", methods=["DELETE"])
+@platform_endpoint(request)
+def disconnect_company_account(company_id: str, account_id: str) -> dict[str, Any]:
+    logger.append_keys(account=account_id)
+    account = wiring.connect_service().disconnect(
+        parse_id(company_id, "company_id"), parse_account_id(account_id)
+    )
+    logger.info("account disconnected", extra={"company_id": company_id})
+    return account_view(account, request())
 
 
 # --- Stripe webhooks ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.payment_methods import SavedPaymentMethod
 from chalicelib.domain.payments import Payment
 
 
@@ -20,8 +21,24 @@ def payment_view(payment: Payment) -> dict[str, Any]:
         "invoices": [{"invoice_id": i.invoice_id, "amount": i.amount} for i in payment.invoices],
         "payment_intent_id": payment.payment_intent_id,
         "charge_id": payment.charge_id,
+        "source_id": payment.source_id,
         "failure_code": payment.failure_code,
         "failure_message": payment.failure_message,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
+    }
+
+
+def payment_method_view(method: SavedPaymentMethod) -> dict[str, Any]:
+    return {
+        "account_id": method.account_id,
+        "payment_method_id": method.payment_method_id,
+        "type": method.type,
+        "status": method.status,
+        "customer_id": method.customer_id,
+        "bank_name": method.bank_name,
+        "last4": method.last4,
+        "country": method.country,
+        "currency": method.currency,
+        "updated_at": method.updated_at,
     }

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import wiring
+from chalicelib.domain.errors import StripeUnavailable
 from chalicelib.observability import count, logger
 
 
@@ -30,15 +31,29 @@ def run_batch(
     handle: Callable[[Mapping[str, Any]], str],
     delete: Callable[[str], None],
 ) -> list[str]:
-    """Handle each record; delete the ones handled; raise BatchIncomplete for the others."""
+    """Handle each record; delete the ones handled; raise BatchIncomplete for the others.
+
+    Once Stripe is found unavailable, the rest of the batch goes back to the queue untried:
+    each would otherwise wait out its own timeouts and retries, and the batch its Lambda's.
+    """
     failed: list[str] = []
     outcomes = []
+    stripe_down = False
     for record in records:
+        if stripe_down:
+            failed.append(record["messageId"])
+            continue
         attributes = record.get("messageAttributes") or {}
         keys = {name: (attributes.get(name) or {}).get("stringValue") for name in _KEYS}
         logger.append_keys(**keys)
         try:
             outcome = handle(record)
+        except StripeUnavailable:
+            logger.exception("Stripe unavailable; this event and the rest of the batch will retry")
+            count("EventFailed")
+            failed.append(record["messageId"])
+            stripe_down = True
+            continue
         except Exception:
             logger.exception("event failed; it will be retried")
             count("EventFailed")

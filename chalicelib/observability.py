@@ -8,6 +8,7 @@ import warnings
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+
 class _CurrentStdout:
     """Writes to whatever sys.stdout is at the time (Lambda's, or a test's capture)."""
 

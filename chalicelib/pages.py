@@ -73,7 +73,13 @@ def tag(name: str, content: str | Html = "", **attributes: str) -> Html:
 
 
 def page(
-    status: int, lang: str, page_id: str, kind: str, title: str, body: Html, **headers: str
+    status: int,
+    lang: str,
+    page_id: str,
+    kind: str,
+    title: str,
+    body: Html,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     text = _PAGE.substitute(
         lang=escape(lang),
@@ -83,4 +89,4 @@ def page(
         kind=escape(kind),
         body=body,
     )
-    return Response(body=text, status_code=status, headers={**HEADERS, **headers})
+    return Response(body=text, status_code=status, headers={**HEADERS, **(headers or {})})

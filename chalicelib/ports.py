@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.connect import Attach, Authorization, Pending
+from chalicelib.domain.payment_methods import SavedPaymentMethod
 from chalicelib.domain.payments import Payment
 from chalicelib.domain.webhooks import EventEnvelope
 
@@ -22,13 +23,17 @@ class PaymentStore(Protocol):
         """Store a new payment; Conflict if one with that id exists."""
 
     def save(
-        self, payment: Payment, expected_version: int, notification: Mapping[str, Any]
+        self, payment: Payment, expected_version: int, notification: Mapping[str, Any] | None
     ) -> None:
-        """Write the payment and queue its notification atomically.
+        """Write the payment and queue its notification (if any) atomically.
 
         ConcurrentUpdate if the stored version is not expected_version (expected_version 0
         also means the record may not exist yet).
         """
+
+    def find_by_charge(self, charge_id: str) -> Payment | None: ...
+
+    def find_by_source(self, source_id: str) -> Payment | None: ...
 
     def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
         """Notifications written with the payment but not yet published, oldest first."""
@@ -71,6 +76,28 @@ class StripeGateway(Protocol):
     def retrieve_payment_intent(
         self, account_id: str, payment_intent_id: str
     ) -> dict[str, Any]: ...
+
+    def retrieve_charge(self, account_id: str, charge_id: str) -> dict[str, Any]: ...
+
+    def retrieve_source(self, account_id: str, source_id: str) -> dict[str, Any]: ...
+
+    def create_charge(
+        self, account_id: str, params: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]: ...
+
+    def retrieve_bank_account(
+        self, account_id: str, customer_id: str, bank_account_id: str
+    ) -> dict[str, Any]: ...
+
+    def account_is_connected(self, account_id: str) -> bool:
+        """Whether the platform may still act for the account (False once access is revoked)."""
+
+
+class PaymentMethodStore(Protocol):
+    def get(self, account_id: str, payment_method_id: str) -> SavedPaymentMethod | None: ...
+
+    def save(self, method: SavedPaymentMethod, expected_version: int) -> None:
+        """ConcurrentUpdate if the stored version is not expected_version (0: not stored yet)."""
 
 
 class EventVerifier(Protocol):

@@ -39,6 +39,10 @@ class Settings:
         return f"{self.service_name}-payments"
 
     @cached_property
+    def payment_methods_table(self) -> str:
+        return f"{self.service_name}-payment-methods"
+
+    @cached_property
     def idempotency_table(self) -> str:
         return f"{self.service_name}-idempotency"
 

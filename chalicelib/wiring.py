@@ -115,6 +115,13 @@ def account_store() -> Any:
 
 
 @cache
+def payment_method_store() -> Any:
+    from chalicelib.adapters.payment_methods import DynamoPaymentMethodStore
+
+    return DynamoPaymentMethodStore(aws("dynamodb"), settings().payment_methods_table)
+
+
+@cache
 def event_queue() -> Any:
     from chalicelib.adapters.messaging import SqsEventQueue
 
@@ -143,7 +150,9 @@ def payments_service() -> Any:
 def repairer() -> Any:
     from chalicelib.services.repair import Repairer
 
-    return Repairer(payment_store(), account_store(), stripe_api(), notifier(), now)
+    return Repairer(
+        payment_store(), account_store(), stripe_api(), notifier(), now, payment_method_store()
+    )
 
 
 def reset() -> None:
@@ -152,6 +161,7 @@ def reset() -> None:
         cached.cache_clear()
     for cached in (event_queue, notifier, _stripe_client, connect_sessions):
         cached.cache_clear()
+    payment_method_store.cache_clear()
 
 
 def platform_verifier() -> Any:

@@ -14,7 +14,7 @@ import sys
 
 from chalice.cli.factory import CLIFactory
 
-from local.stage_env import PROJECT_DIR
+from ops.stage import PROJECT_DIR
 
 
 def main(argv: list[str] | None = None) -> None:

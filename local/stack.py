@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from chalicelib.adapters.stripe_api import API_VERSION, StripeWebhookEndpoints, make_client
+from chalicelib.adapters.secrets import SsmSecrets
 from chalicelib.domain.accounts import ConnectedAccount
-from chalicelib.services.provisioning import ensure_connect_endpoint
+from chalicelib.settings import Settings
 from chalicelib.wiring import (
     SECRET_CLIENT_ID,
     SECRET_PLATFORM_TOKEN,
     SECRET_STRIPE_KEY,
-    SECRET_WEBHOOK_SIGNING,
     now,
 )
 from local.aws import LocalAws, deploy_stack, put_secrets
-from local.stage_env import PROJECT_DIR, stage_environment
 from local.stripe_standin import StripeStandin
+from ops.stage import PROJECT_DIR, stage_environment
+from ops.webhooks import provision_connect_endpoint
 
 STAGE = "local"
 SERVICE_NAME = "stripe-bridge"
@@ -70,7 +70,6 @@ class LocalStack:
         self.outputs: dict[str, str] = {}
         self._processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
-        self.webhook_secret: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -99,17 +98,16 @@ class LocalStack:
             },
         )
         self.stripe.start()
-        self.webhook_secret = self._provision_webhook()
         put_secrets(
             self.aws,
             f"/{SERVICE_NAME}",
             {
                 SECRET_STRIPE_KEY: config.stripe_secret_key,
                 SECRET_PLATFORM_TOKEN: config.platform_token,
-                SECRET_WEBHOOK_SIGNING: self.webhook_secret,
                 SECRET_CLIENT_ID: config.stripe_client_id,
             },
         )
+        self._provision_webhook()
         if config.seed_demo_account:
             self.seed_account(DEMO_ACCOUNT, DEMO_COMPANY)
         env = self._lambda_env()
@@ -142,15 +140,13 @@ class LocalStack:
         )
         _wait_for_http(f"{self.api_url}/payments", self._processes[0])
 
-    def _provision_webhook(self) -> str:
-        """Register the Connect endpoint on the stand-in, as the operator command does on Stripe."""
-        client = make_client(self.config.stripe_secret_key, api_base=self.stripe.url)
-        result = ensure_connect_endpoint(
-            StripeWebhookEndpoints(client), f"{self.api_url}/webhooks/stripe", API_VERSION
+    def _provision_webhook(self) -> None:
+        """Register the Connect endpoint on the stand-in with the operator command's code."""
+        settings = Settings.from_env(
+            {**stage_environment(STAGE), "STRIPE_API_BASE": self.stripe.url}
         )
-        if result.secret is None:
-            raise RuntimeError("the stand-in already had an endpoint; it should start empty")
-        return result.secret
+        secrets = SsmSecrets(self.aws.client("ssm"), settings.secrets_path, max_age_seconds=0)
+        provision_connect_endpoint(settings, secrets, f"{self.api_url}/webhooks/stripe")
 
     def seed_account(self, account_id: str, company_id: str) -> None:
         """A connected account on both sides, as if its admin had gone through OAuth."""

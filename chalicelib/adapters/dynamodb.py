@@ -88,26 +88,24 @@ class DynamoPaymentStore:
             raise
 
     def save(
-        self, payment: Payment, expected_version: int, notification: Mapping[str, Any]
+        self, payment: Payment, expected_version: int, notification: Mapping[str, Any] | None
     ) -> None:
         values = _payment_values(payment)
         present = [f for f in _PAYMENT_FIELDS if values.get(f) is not None]
         absent = [f for f in _PAYMENT_FIELDS if values.get(f) is None]
-        # The notification rides in the same item write as the state: both land or neither.
-        sets = [f"#{f} = :{f}" for f in present] + ["outbox.#nid = :n", "outbox_pending = :p"]
+        sets = [f"#{f} = :{f}" for f in present]
+        names = {f"#{f}": f for f in _PAYMENT_FIELDS}
+        attribute_values: dict[str, Any] = {f":{f}": values[f] for f in present}
+        attribute_values[":expected"] = expected_version
+        if notification is not None:
+            # The notification rides in the same item write as the state: both land or neither.
+            sets += ["outbox.#nid = :n", "outbox_pending = :p"]
+            names["#nid"] = notification["notification_id"]
+            attribute_values[":n"] = json.dumps(notification, sort_keys=True)
+            attribute_values[":p"] = OUTBOX_PENDING
         expression = "SET " + ", ".join(sets)
         if absent:
             expression += " REMOVE " + ", ".join(f"#{f}" for f in absent)
-        names = {f"#{f}": f for f in _PAYMENT_FIELDS}
-        names["#nid"] = notification["notification_id"]
-        attribute_values = {f":{f}": values[f] for f in present}
-        attribute_values.update(
-            {
-                ":n": json.dumps(notification, sort_keys=True),
-                ":p": OUTBOX_PENDING,
-                ":expected": expected_version,
-            }
-        )
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -121,6 +119,26 @@ class DynamoPaymentStore:
             if _condition_failed(error):
                 raise ConcurrentUpdate(f"payment {payment.payment_id} changed") from None
             raise
+
+    def find_by_charge(self, charge_id: str) -> Payment | None:
+        return self._find("by_charge", "charge_id", charge_id)
+
+    def find_by_source(self, source_id: str) -> Payment | None:
+        return self._find("by_source", "source_id", source_id)
+
+    def _find(self, index: str, key: str, value: str) -> Payment | None:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression="#k = :v",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues=to_item({":v": value}),
+            ProjectionExpression="payment_id",
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        # An index is eventually consistent: it says which payment, the table says its state.
+        return self.get(from_item(items[0])["payment_id"]) if items else None
 
     def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
         response = self._client.get_item(

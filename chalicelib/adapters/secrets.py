@@ -50,3 +50,10 @@ class SsmSecrets:
             for parameter in page["Parameters"]:
                 values[parameter["Name"].rsplit("/", 1)[-1]] = parameter["Value"]
         return values
+
+    def put(self, name: str, value: str) -> None:
+        """Store a secret (operator commands; the Lambdas only read)."""
+        self._client.put_parameter(
+            Name=f"{self._path}/{name}", Value=value, Type="SecureString", Overwrite=True
+        )
+        self._loaded_at = None

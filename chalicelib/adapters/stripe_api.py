@@ -72,6 +72,50 @@ class StripeApi:
             )
         return intent.to_dict()
 
+    def retrieve_charge(self, account_id: str, charge_id: str) -> dict[str, Any]:
+        with _translated_errors():
+            charge = self._client.v1.charges.retrieve(
+                charge_id, options={"stripe_account": account_id}
+            )
+        return charge.to_dict()
+
+    def retrieve_source(self, account_id: str, source_id: str) -> dict[str, Any]:
+        with _translated_errors():
+            source = self._client.v1.sources.retrieve(
+                source_id, options={"stripe_account": account_id}
+            )
+        return source.to_dict()
+
+    def create_charge(
+        self, account_id: str, params: Mapping[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        with _translated_errors():
+            charge = self._client.v1.charges.create(
+                dict(params),  # type: ignore[arg-type]
+                {"stripe_account": account_id, "idempotency_key": idempotency_key},
+            )
+        return charge.to_dict()
+
+    def retrieve_bank_account(
+        self, account_id: str, customer_id: str, bank_account_id: str
+    ) -> dict[str, Any]:
+        with _translated_errors():
+            bank_account = self._client.v1.customers.payment_sources.retrieve(
+                customer_id, bank_account_id, options={"stripe_account": account_id}
+            )
+        return bank_account.to_dict()
+
+    def account_is_connected(self, account_id: str) -> bool:
+        try:
+            with _translated_errors():
+                self._client.v1.accounts.retrieve_current(options={"stripe_account": account_id})
+        except StripeRejected as rejected:
+            # Stripe answers 403 (account_invalid) once the account revoked the platform.
+            if rejected.status == 403:
+                return False
+            raise
+        return True
+
 
 class SignatureVerifier:
     """Checks the Stripe-Signature header against any of the endpoint's live secrets."""

@@ -34,6 +34,8 @@ class StripeConnectOAuth:
             token = self._client.oauth.token(
                 {"grant_type": "authorization_code", "code": code}, {"max_network_retries": 0}
             )
+        if not token.stripe_user_id:
+            raise StripeRejected("Stripe granted no account for the code")
         return Authorization(
             account_id=token.stripe_user_id,
             livemode=bool(token.livemode),

@@ -1,4 +1,4 @@
-"""Connecting a Stripe account by OAuth: which links, states and callbacks may go on, and why not."""
+"""Connecting a Stripe account by OAuth: whether a link, state or callback may go on, or why not."""
 
 from __future__ import annotations
 
@@ -160,8 +160,10 @@ def state_problem(state: Pending | None, callback: Callback, now: float) -> Fail
         return Failure.STATE_USED
     if now >= state.expires_at:
         return Failure.STATE_EXPIRED
-    if not callback.cookie or state.binding is None or not hmac.compare_digest(
-        digest(callback.cookie), state.binding
+    if (
+        not callback.cookie
+        or state.binding is None
+        or not hmac.compare_digest(digest(callback.cookie), state.binding)
     ):
         # Someone else's state, or a forged callback: this browser did not start it.
         return Failure.STATE_MISMATCH

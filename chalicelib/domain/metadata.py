@@ -39,6 +39,8 @@ def payment_id_of(metadata: Mapping[str, Any] | None) -> str | None:
 
 def rebuild_payment(payment_intent: Mapping[str, Any], account_id: str) -> Payment | None:
     """The pending payment a PaymentIntent of ours stands for, or None if it is not ours."""
+    if payment_id_of(payment_intent.get("metadata")) is None:
+        return None
     return _rebuild(
         payment_intent.get("metadata"),
         account_id,
@@ -55,6 +57,8 @@ def rebuild_payment_from_source(source: Mapping[str, Any], account_id: str) -> P
     amount is the Source's own, or what the invoices add up to when the Source has none.
     """
     metadata = source.get("metadata")
+    if payment_id_of(metadata) is None:
+        return None
     invoices = _invoices(metadata or {})
     amount = source.get("amount") or sum(line.amount for line in invoices)
     return _rebuild(

@@ -17,6 +17,7 @@ HANDLED_EVENT_TYPES = (
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "payment_intent.partially_funded",
+    "payment_intent.canceled",
     "account.application.deauthorized",
 )
 MAX_BODY_BYTES = 256 * 1024

@@ -150,8 +150,9 @@ class ConnectService:
                 self.oauth.deauthorize(owner.account_id)
             except (StripeRejected, StripeUnavailable):
                 # Stripe's access stays, but no company acts on the account's events.
-                logger.warning("could not release a refused account", extra={
-                    "account": owner.account_id})
+                logger.warning(
+                    "could not release a refused account", extra={"account": owner.account_id}
+                )
 
     def disconnect(self, company_id: str, account_id: str) -> ConnectedAccount:
         account = self.accounts.get(account_id)

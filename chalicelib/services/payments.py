@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.metadata import payment_metadata
 from chalicelib.domain.payment_requests import StartPayment
-from chalicelib.domain.payments import Payment, observe_payment_intent
+from chalicelib.domain.payments import Payment, observe_charge, observe_payment_intent
 from chalicelib.ports import AccountStore, Notifier, PaymentStore, StripeGateway
 from chalicelib.services.transitions import record
 
@@ -80,9 +80,16 @@ class PaymentsService:
     def sync(self, payment_id: str) -> Payment:
         """The customer came back: re-read Stripe and apply it, as a webhook would."""
         payment = self.get(payment_id)
-        if payment.payment_intent_id is None:
+        if payment.payment_intent_id is not None:
+            intent = self.stripe.retrieve_payment_intent(
+                payment.account_id, payment.payment_intent_id
+            )
+            seen = observe_payment_intent(intent)
+        elif payment.charge_id is not None:
+            # Paid from a legacy Source: the Charge is all Stripe has.
+            seen = observe_charge(
+                self.stripe.retrieve_charge(payment.account_id, payment.charge_id)
+            )
+        else:
             return payment
-        intent = self.stripe.retrieve_payment_intent(payment.account_id, payment.payment_intent_id)
-        return record(
-            self.payments, self.notifier, payment, observe_payment_intent(intent), self.clock()
-        )
+        return record(self.payments, self.notifier, payment, seen, self.clock())

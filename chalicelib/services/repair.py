@@ -14,17 +14,25 @@ from typing import Any
 
 from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.metadata import payment_id_of, rebuild_payment
-from chalicelib.domain.payments import Payment, observe_payment_intent
+from chalicelib.domain.metadata import payment_id_of, rebuild_payment, rebuild_payment_from_source
+from chalicelib.domain.payment_methods import observe_bank_account
+from chalicelib.domain.payments import Payment, observe_charge, observe_payment_intent
+from chalicelib.domain.sources import CHARGEABLE, charge_idempotency_key, charge_params, may_charge
 from chalicelib.domain.webhooks import EventEnvelope
-from chalicelib.ports import AccountStore, Notifier, PaymentStore, StripeGateway
-from chalicelib.services.transitions import record
+from chalicelib.observability import logger
+from chalicelib.ports import AccountStore, Notifier, PaymentMethodStore, PaymentStore, StripeGateway
+from chalicelib.services.payment_methods import record_bank_account
+from chalicelib.services.transitions import link_source, record
+
+DEAUTHORIZED = "account.application.deauthorized"
 
 
 class Outcome(StrEnum):
     APPLIED = "applied"
+    DISCONNECTED = "disconnected"
     IGNORED_ACCOUNT = "ignored_account"
     IGNORED_FOREIGN = "ignored_foreign"
+    IGNORED_STATE = "ignored_state"
     IGNORED_TYPE = "ignored_type"
 
 
@@ -49,36 +57,162 @@ class Repairer:
     stripe: StripeGateway
     notifier: Notifier
     clock: Callable[[], str]
+    payment_methods: PaymentMethodStore
 
     def handle(self, event: QueuedEvent) -> Outcome:
-        account = self.accounts.get(event.envelope.account or "")
+        kind, account_id = event.envelope.type, event.envelope.account or ""
+        if kind == DEAUTHORIZED:
+            return self._deauthorized(account_id)
+        account = self.accounts.get(account_id)
         if account is None or not account.is_connected:
             return Outcome.IGNORED_ACCOUNT
-        if event.envelope.type.startswith("payment_intent."):
-            return self._payment_intent(account, event.data_object["id"])
+        object_id = event.data_object["id"]
+        if kind.startswith("payment_intent."):
+            return self._payment_intent(account, object_id)
+        if kind == "charge.succeeded":
+            return self._charge(account, object_id)
+        if kind == "source.chargeable":
+            return self._source(account, object_id)
+        if kind == "customer.source.updated":
+            return self._customer_source(account, event.data_object)
         return Outcome.IGNORED_TYPE
 
     def _payment_intent(self, account: ConnectedAccount, payment_intent_id: str) -> Outcome:
         intent = self.stripe.retrieve_payment_intent(account.account_id, payment_intent_id)
-        payment = self._payment_for(intent, account)
+        payment = self._payment_for(intent, account, rebuild_payment)
         if payment is None:
-            return Outcome.IGNORED_FOREIGN
+            return _not_ours(intent)
         record(self.payments, self.notifier, payment, observe_payment_intent(intent), self.clock())
         return Outcome.APPLIED
 
-    def _payment_for(self, intent: dict[str, Any], account: ConnectedAccount) -> Payment | None:
-        payment_id = payment_id_of(intent.get("metadata"))
+    def _charge(self, account: ConnectedAccount, charge_id: str) -> Outcome:
+        charge = self.stripe.retrieve_charge(account.account_id, charge_id)
+        payment_intent_id = _id(charge.get("payment_intent"))
+        if payment_intent_id is not None:
+            return self._payment_intent(account, payment_intent_id)
+        # A legacy charge, made from a Source: no PaymentIntent to ask.
+        payment = self._payment_of_charge(charge, account)
+        if payment is None:
+            return _not_ours(charge)
+        record(self.payments, self.notifier, payment, observe_charge(charge), self.clock())
+        return Outcome.APPLIED
+
+    def _source(self, account: ConnectedAccount, source_id: str) -> Outcome:
+        source = self.stripe.retrieve_source(account.account_id, source_id)
+        if payment_id_of(source.get("metadata")) is None:
+            return _not_ours(source)
+        if source.get("status") != CHARGEABLE:
+            return _left_alone(source, "the source is not chargeable (any more)")
+        payment = self._payment_for(source, account, rebuild_payment_from_source)
+        if payment is None:
+            return _not_ours(source)
+        if may_charge(payment, source):
+            payment = link_source(self.payments, payment, source["id"], self.clock())
+        if not may_charge(payment, source):
+            return _left_alone(source, f"payment {payment.payment_id} is {payment.status}")
+        charge = self.stripe.create_charge(
+            account.account_id,
+            charge_params(payment, source),
+            idempotency_key=charge_idempotency_key(source["id"]),
+        )
+        record(self.payments, self.notifier, payment, observe_charge(charge), self.clock())
+        return Outcome.APPLIED
+
+    def _customer_source(self, account: ConnectedAccount, source: dict[str, Any]) -> Outcome:
+        # Cards and Sources attached to customers are not saved payment methods of ours.
+        if source.get("object") != "bank_account" or not source.get("customer"):
+            return Outcome.IGNORED_TYPE
+        bank_account = self.stripe.retrieve_bank_account(
+            account.account_id, source["customer"], source["id"]
+        )
+        record_bank_account(
+            self.payment_methods,
+            observe_bank_account(bank_account, account.account_id),
+            self.clock(),
+        )
+        return Outcome.APPLIED
+
+    def _deauthorized(self, account_id: str) -> Outcome:
+        account = self.accounts.get(account_id)
+        if account is None:
+            return Outcome.IGNORED_ACCOUNT
+        # A late delivery must not cut off an account that has connected again since.
+        if account.is_connected and self.stripe.account_is_connected(account_id):
+            logger.warning("deauthorization not applied: the account is still connected")
+            return Outcome.IGNORED_STATE
+        self.accounts.mark_disconnected(account_id, self.clock())
+        return Outcome.DISCONNECTED
+
+    def _payment_for(
+        self,
+        stripe_object: dict[str, Any],
+        account: ConnectedAccount,
+        rebuild: Callable[[dict[str, Any], str], Payment | None],
+    ) -> Payment | None:
+        payment_id = payment_id_of(stripe_object.get("metadata"))
         if payment_id is None:
             return None
         payment = self.payments.get(payment_id)
-        if payment is not None:
-            return payment
-        # Ours, but never stored (the API died between Stripe and DynamoDB): rebuild it.
-        rebuilt = rebuild_payment(intent, account.account_id)
-        if rebuilt is None:
-            return None
-        try:
-            self.payments.insert(rebuilt)
-        except Conflict:
-            return self.payments.get(payment_id)
-        return rebuilt
+        if payment is None:
+            # Ours, but never stored (the API died between Stripe and DynamoDB): rebuild it.
+            rebuilt = rebuild(stripe_object, account.account_id)
+            if rebuilt is None:
+                return None
+            try:
+                self.payments.insert(rebuilt)
+            except Conflict:
+                payment = self.payments.get(payment_id)
+            else:
+                payment = rebuilt
+        return _of_account(payment, account)
+
+    def _payment_of_charge(
+        self, charge: dict[str, Any], account: ConnectedAccount
+    ) -> Payment | None:
+        payment_id = payment_id_of(charge.get("metadata"))
+        payment = self.payments.get(payment_id) if payment_id else None
+        if payment is None:
+            payment = self.payments.find_by_charge(charge["id"])
+        source_id = _id(charge.get("source"))
+        if payment is None and source_id is not None:
+            payment = self.payments.find_by_source(source_id)
+        return _of_account(payment, account)
+
+
+def _of_account(payment: Payment | None, account: ConnectedAccount) -> Payment | None:
+    # Metadata is written by whoever creates the object: another account's object never
+    # settles this account's payment.
+    if payment is not None and payment.account_id != account.account_id:
+        logger.warning(
+            "object names a payment of another account",
+            extra={"payment_id": payment.payment_id},
+        )
+        return None
+    return payment
+
+
+def _id(value: Any) -> str | None:
+    """The id of an expandable field: a string, an expanded object, or nothing."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value or None
+
+
+def _not_ours(stripe_object: dict[str, Any]) -> Outcome:
+    logger.info(
+        "not created by this service; ignored",
+        extra={"object": stripe_object.get("object"), "object_id": stripe_object.get("id")},
+    )
+    return Outcome.IGNORED_FOREIGN
+
+
+def _left_alone(stripe_object: dict[str, Any], reason: str) -> Outcome:
+    logger.info(
+        "left alone",
+        extra={
+            "object_id": stripe_object.get("id"),
+            "status": stripe_object.get("status"),
+            "reason": reason,
+        },
+    )
+    return Outcome.IGNORED_STATE

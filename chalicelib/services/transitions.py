@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.domain.errors import ConcurrentUpdate, NotFound
 from chalicelib.domain.payments import Observation, Payment, apply, notification_of
+from chalicelib.domain.sources import linked
 from chalicelib.ports import Notifier, PaymentStore
 
 _ATTEMPTS = 5
@@ -13,24 +16,40 @@ def record(
     payments: PaymentStore, notifier: Notifier, payment: Payment, seen: Observation, now: str
 ) -> Payment:
     """Apply the observation to the payment exactly once, however many callers race on it."""
+    payment = _write(payments, payment, lambda current: apply(current, seen, now), notify=True)
+    publish_pending(payments, notifier, payment.payment_id)
+    return payment
+
+
+def link_source(payments: PaymentStore, payment: Payment, source_id: str, now: str) -> Payment:
+    """Bind the payment to the Source about to be charged; the payment as stored afterwards.
+
+    Not a change of state, so the platform is not told.
+    """
+    return _write(payments, payment, lambda current: linked(current, source_id, now), notify=False)
+
+
+def _write(
+    payments: PaymentStore,
+    payment: Payment,
+    decide: Callable[[Payment], Payment | None],
+    notify: bool,
+) -> Payment:
+    """Write what `decide` makes of the stored payment, re-reading and deciding again on a race."""
     for _ in range(_ATTEMPTS):
-        updated = apply(payment, seen, now)
+        updated = decide(payment)
         if updated is None:
-            break
+            return payment
         try:
-            payments.save(updated, payment.version, notification_of(updated))
+            payments.save(updated, payment.version, notification_of(updated) if notify else None)
         except ConcurrentUpdate:
             current = payments.get(payment.payment_id)
             if current is None:
                 raise NotFound(f"payment {payment.payment_id} vanished") from None
             payment = current
             continue
-        payment = updated
-        break
-    else:
-        raise ConcurrentUpdate(f"payment {payment.payment_id} kept changing under us")
-    publish_pending(payments, notifier, payment.payment_id)
-    return payment
+        return updated
+    raise ConcurrentUpdate(f"payment {payment.payment_id} kept changing under us")
 
 
 def publish_pending(payments: PaymentStore, notifier: Notifier, payment_id: str) -> int:

@@ -19,4 +19,3 @@ def stage_environment(stage: str, function: str | None = None) -> dict[str, str]
             per_function = level.get("lambda_functions", {}).get(function, {})
             env.update(per_function.get("environment_variables", {}))
     return env
-
