@@ -53,7 +53,8 @@ class StackConfig:
     consumer_timeout: int = 5
     visibility_timeout: int = 30
     max_receive_count: int = 5
-    seed_demo_account: bool = True
+    # Off: an admin connects a Stripe account by following a connect link, as in production.
+    seed_demo_account: bool = False
     log_dir: Path | None = None  # None: the processes write to this terminal
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -243,7 +244,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--visibility-timeout", type=int, default=defaults.visibility_timeout)
     parser.add_argument("--max-receive-count", type=int, default=defaults.max_receive_count)
     parser.add_argument("--log-dir", type=Path, help="write the processes' logs there")
-    parser.add_argument("--no-demo", action="store_true", help="do not seed the demo account")
+    parser.add_argument(
+        "--seed-demo-account",
+        action="store_true",
+        help=f"store {DEMO_ACCOUNT} for {DEMO_COMPANY} as if connected, skipping the OAuth link",
+    )
     args = parser.parse_args(argv)
     stack = LocalStack(
         StackConfig(
@@ -253,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
             visibility_timeout=args.visibility_timeout,
             max_receive_count=args.max_receive_count,
             log_dir=args.log_dir,
-            seed_demo_account=not args.no_demo,
+            seed_demo_account=args.seed_demo_account,
         )
     )
     stopped = threading.Event()
@@ -266,22 +271,30 @@ def main(argv: list[str] | None = None) -> None:
 
 def welcome(stack: LocalStack) -> str:
     api, token, stripe_url = stack.api_url, stack.config.platform_token, stack.stripe.url
+    seeded = f" (with {DEMO_ACCOUNT} already connected)" if stack.config.seed_demo_account else ""
     return f"""
 The service is up.
   API (platform + webhooks)  {api}
   Stripe stand-in            {stripe_url}
   AWS (moto)                 {stack.aws.endpoint_url}
   Platform token             {token}
-  Demo company / account     {DEMO_COMPANY} / {DEMO_ACCOUNT}
+  Demo company               {DEMO_COMPANY}{seeded}
 
 Try it (in another terminal):
-  # 1. start a payment for two invoices
+  # 1. the platform asks for a connect link for the company's admin
+  curl -s -X POST {api}/companies/{DEMO_COMPANY}/connect-links \\
+    -H 'Authorization: Bearer {token}' -d '{{"email": "owner@demo.test", "connected_by": "admin"}}'
+  # 2. the admin opens its "url" in a browser, clicks Connect on the Stripe stand-in's page
+  #    and sees the success page; or, with curl (LINK_URL is that url):
+  AUTHORIZE=$(curl -s -c jar -o /dev/null -w '%{{redirect_url}}' LINK_URL)
+  curl -s -b jar -L "$AUTHORIZE" -d decision=connect
+  # 3. start a payment for two invoices
   curl -s -X POST {api}/payments -H 'Authorization: Bearer {token}' \\
     -d '{{"company_id": "{DEMO_COMPANY}", "amount": 1500, "currency": "usd", "invoices": [
          {{"invoice_id": "INV-1", "amount": 1000}}, {{"invoice_id": "INV-2", "amount": 500}}]}}'
-  # 2. the customer pays with a card, then closes the tab (use the payment_intent_id above)
+  # 4. the customer pays with a card, then closes the tab (use the payment_intent_id above)
   curl -s -X POST {stripe_url}/_standin/payment_intents/PI_ID/pay -d '{{"method": "card_3ds"}}'
-  # 3. the webhook repaired it: read the payment back (use the payment_id above)
+  # 5. the webhook repaired it: read the payment back (use the payment_id above)
   curl -s {api}/payments/PAYMENT_ID -H 'Authorization: Bearer {token}'
 
 Logs of the API and the consumer follow. Ctrl-C stops everything.

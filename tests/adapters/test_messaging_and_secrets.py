@@ -2,7 +2,9 @@
 
 import json
 
-from chalicelib.adapters.messaging import SqsEventQueue
+import pytest
+
+from chalicelib.adapters.messaging import EventBridgeNotifier, SqsEventQueue
 from chalicelib.adapters.secrets import MissingSecret, SsmSecrets
 from chalicelib.domain.webhooks import EventEnvelope
 from local.aws import put_secrets
@@ -36,9 +38,30 @@ def test_secrets_are_read_decrypted_and_cached(aws):
     assert secrets.get("stripe-secret-key") == "sk_test_1"  # cached
     clock[0] = 301.0
     assert secrets.get("stripe-secret-key") == "sk_test_2"  # a rolled key arrives
-    try:
+    with pytest.raises(MissingSecret, match="/adapters-test-secrets/platform-api-token"):
         secrets.get("platform-api-token")
-    except MissingSecret as error:
-        assert "/adapters-test-secrets/platform-api-token" in str(error)
-    else:
-        raise AssertionError("a missing secret must be an error")
+
+
+def test_a_notification_reaches_a_subscriber_of_the_bus(aws, outputs):
+    sqs, events = aws.client("sqs"), aws.client("events")
+    inbox = sqs.create_queue(QueueName="adapters-platform-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bus = outputs["NotificationsBusName"]
+    events.put_rule(
+        Name="inbox", EventBusName=bus, EventPattern=json.dumps({"source": ["stripe-bridge"]})
+    )
+    events.put_targets(Rule="inbox", EventBusName=bus, Targets=[{"Id": "inbox", "Arn": arn}])
+
+    EventBridgeNotifier(events, bus).publish({"notification_id": "pay_1.v1", "status": "succeeded"})
+
+    [message] = sqs.receive_message(QueueUrl=inbox, WaitTimeSeconds=1)["Messages"]
+    delivered = json.loads(message["Body"])
+    assert delivered["detail-type"] == "payment.updated"
+    assert delivered["detail"] == {"notification_id": "pay_1.v1", "status": "succeeded"}
+
+
+def test_a_refused_notification_is_an_error_not_a_silent_loss(aws):
+    with pytest.raises(Exception, match="does not exist|refused"):
+        EventBridgeNotifier(aws.client("events"), "no-such-bus").publish({"notification_id": "x"})

@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,18 @@ def wait_until(check, timeout: float, what: str):
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    options = ["--seed-demo-account", "--visibility-timeout", str(VISIBILITY_TIMEOUT)]
+    options += ["--max-receive-count", str(MAX_RECEIVE_COUNT)]
+    with running_stack(ARTIFACTS, *options) as running:
+        yield running
+
+
+@contextmanager
+def running_stack(artifacts: Path, *options: str) -> Iterator[Stack]:
+    """`python -m local.stack` with these options on free ports; its logs in `artifacts`."""
     ports = {name: free_port() for name in ("api", "stripe", "aws")}
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    output = open(ARTIFACTS / "stack.log", "w")  # noqa: SIM115
+    artifacts.mkdir(parents=True, exist_ok=True)
+    output = open(artifacts / "stack.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,
@@ -148,12 +158,9 @@ def stack() -> Iterator[Stack]:
             str(ports["stripe"]),
             "--aws-port",
             str(ports["aws"]),
-            "--visibility-timeout",
-            str(VISIBILITY_TIMEOUT),
-            "--max-receive-count",
-            str(MAX_RECEIVE_COUNT),
+            *options,
             "--log-dir",
-            str(ARTIFACTS),
+            str(artifacts),
         ],
         cwd=PROJECT,
         stdout=subprocess.PIPE,
@@ -175,7 +182,7 @@ def stack() -> Iterator[Stack]:
     while not ready.wait(0.2):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"the local stack did not start; see {ARTIFACTS / 'stack.log'}")
+            raise RuntimeError(f"the local stack did not start; see {artifacts / 'stack.log'}")
     try:
         yield Stack(
             f"http://127.0.0.1:{ports['api']}",

@@ -9,8 +9,8 @@ import stripe
 from chalicelib import wiring
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
 from chalicelib.domain.webhooks import HANDLED_EVENT_TYPES
+from local.apigw import invoke
 from tests.http.conftest import STRIPE_KEY, TOKEN
-from tests.http.gateway import invoke
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.webhooks import Verdict, decide, envelope_of
+from local.apigw import invoke
 from tests.http.conftest import SECRET, signed, stripe_event
-from tests.http.gateway import invoke
 
 EXAMPLES = 300
 FUZZ = settings(

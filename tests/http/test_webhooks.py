@@ -7,8 +7,8 @@ import pytest
 
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
 from chalicelib.domain.webhooks import MAX_BODY_BYTES
+from local.apigw import invoke
 from tests.http.conftest import OLD_SECRET, SECRET, signed, stripe_event
-from tests.http.gateway import invoke
 
 ACCOUNT_SECRET = "whsec_account_secret_0123456789abcdef"
 

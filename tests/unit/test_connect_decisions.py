@@ -1,0 +1,153 @@
+"""The OAuth decisions of connecting an account: requests, links, states, languages."""
+
+import pytest
+
+from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.connect import (
+    Attach,
+    Callback,
+    ConnectRequest,
+    Failure,
+    Pending,
+    attach_outcome,
+    choose_locale,
+    digest,
+    link_problem,
+    parse_account_id,
+    parse_connect_request,
+    state_problem,
+    stripe_refusal,
+)
+from chalicelib.domain.errors import InvalidInput
+
+NOW = 1_800_000_000
+REQUEST = ConnectRequest("co_1")
+COOKIE = "cookie-value"
+
+
+def state(**changes) -> Pending:
+    fields = {"request": REQUEST, "expires_at": NOW + 60, "binding": digest(COOKIE)}
+    return Pending(**{**fields, **changes})
+
+
+def callback(**changes) -> Callback:
+    fields = {"state": "st", "code": "ac_1", "error": None, "cookie": COOKIE}
+    return Callback(**{**fields, **changes})
+
+
+def test_a_full_connect_request_is_parsed():
+    body = {
+        "email": "admin@example.com",
+        "connected_by": " Jane (user 42) ",
+        "locale": "fr",
+        "return_url": "https://platform.example.com/settings/payments",
+    }
+    assert parse_connect_request("co_1", body) == ConnectRequest(
+        "co_1", "admin@example.com", "Jane (user 42)", "fr",
+        "https://platform.example.com/settings/payments",
+    )
+
+
+@pytest.mark.parametrize("body", [None, {}])
+def test_every_field_of_a_connect_request_is_optional(body):
+    assert parse_connect_request("co_1", body) == ConnectRequest("co_1")
+
+
+@pytest.mark.parametrize(
+    ("company_id", "body", "field"),
+    [
+        ("co 1", {}, "company_id"),
+        ("co_1", [], "body"),
+        ("co_1", {"company": "x"}, "company"),
+        ("co_1", {"email": "not an email"}, "email"),
+        ("co_1", {"email": 42}, "email"),
+        ("co_1", {"locale": "de"}, "locale"),
+        ("co_1", {"return_url": "javascript:alert(1)"}, "return_url"),
+        ("co_1", {"return_url": "/relative"}, "return_url"),
+        ("co_1", {"connected_by": ""}, "connected_by"),
+        ("co_1", {"connected_by": "a\nb"}, "connected_by"),
+        ("co_1", {"connected_by": "x" * 201}, "connected_by"),
+    ],
+)
+def test_a_wrong_connect_request_names_its_field(company_id, body, field):
+    with pytest.raises(InvalidInput) as raised:
+        parse_connect_request(company_id, body)
+    assert raised.value.field == field
+
+
+def test_account_ids_look_like_stripe_ones():
+    assert parse_account_id("acct_1Abc") == "acct_1Abc"
+    for wrong in ("", "acct_", "cus_123", "acct_1/../x"):
+        with pytest.raises(InvalidInput):
+            parse_account_id(wrong)
+
+
+def test_a_link_is_usable_once_and_until_it_expires():
+    link = Pending(REQUEST, expires_at=NOW + 900)
+    assert link_problem(link, NOW) is None
+    assert link_problem(None, NOW) is Failure.LINK_UNKNOWN
+    assert link_problem(Pending(REQUEST, NOW + 900, used_at=NOW), NOW) is Failure.LINK_USED
+    # Expiry is checked here, not left to DynamoDB's TTL, which deletes days late.
+    assert link_problem(link, NOW + 899.9) is None
+    assert link_problem(link, NOW + 900) is Failure.LINK_EXPIRED
+
+
+def test_a_fresh_unused_state_with_its_own_cookie_is_valid():
+    assert state_problem(state(), callback(), NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("stored", "seen", "failure"),
+    [
+        (state(), callback(state=None), Failure.STATE_MISSING),
+        (state(), callback(state=""), Failure.STATE_MISSING),
+        (None, callback(), Failure.STATE_UNKNOWN),
+        (state(used_at=NOW - 1), callback(), Failure.STATE_USED),
+        (state(expires_at=NOW), callback(), Failure.STATE_EXPIRED),
+        (state(), callback(cookie=None), Failure.STATE_MISMATCH),
+        (state(), callback(cookie="another browser"), Failure.STATE_MISMATCH),
+        (state(binding=None), callback(), Failure.STATE_MISMATCH),
+    ],
+)
+def test_a_state_that_is_missing_unknown_spent_stale_or_foreign_is_refused(stored, seen, failure):
+    assert state_problem(stored, seen, NOW) is failure
+
+
+def test_the_cookie_is_compared_by_digest_never_stored_in_clear():
+    assert digest(COOKIE) != COOKIE and len(digest(COOKIE)) == 64
+    assert state_problem(state(binding=COOKIE), callback(), NOW) is Failure.STATE_MISMATCH
+
+
+def test_stripe_refusals():
+    assert stripe_refusal("access_denied") is Failure.ACCESS_DENIED
+    assert stripe_refusal("invalid_scope") is Failure.AUTHORIZATION_FAILED
+
+
+def account(company_id: str, status: AccountStatus) -> ConnectedAccount:
+    return ConnectedAccount("acct_1", company_id, False, "2026-01-01T00:00:00Z", status)
+
+
+def test_a_refused_attach_is_idempotent_for_the_same_company_and_taken_otherwise():
+    assert attach_outcome(account("co_1", AccountStatus.CONNECTED), "co_1") is (
+        Attach.ALREADY_CONNECTED
+    )
+    assert attach_outcome(account("co_2", AccountStatus.CONNECTED), "co_1") is Attach.TAKEN
+    assert attach_outcome(account("co_2", AccountStatus.DISCONNECTED), "co_1") is Attach.TAKEN
+
+
+@pytest.mark.parametrize(
+    ("preferred", "accept", "expected"),
+    [
+        ("fr", "en-US,en;q=0.9", "fr"),
+        ("en", "fr", "en"),
+        (None, "fr-CA,fr;q=0.9,en;q=0.8", "fr"),
+        (None, "de-DE, en;q=0.5, fr;q=0.7", "fr"),
+        (None, "en;q=0.1, fr", "fr"),
+        (None, "de", "en"),
+        (None, None, "en"),
+        (None, "fr;q=nonsense, en", "en"),
+        ("de", None, "en"),
+    ],
+)
+def test_the_language_is_the_links_else_the_browsers(preferred, accept, expected):
+    assert choose_locale(preferred, accept) == expected

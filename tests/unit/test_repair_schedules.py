@@ -1,0 +1,300 @@
+"""Any delivery schedule of a customer journey's events ends where in-order delivery ends.
+
+Stripe delivers at least once and in no particular order, while the customer keeps acting.
+For each journey, Hypothesis interleaves the customer's acts with deliveries of any event
+emitted so far (duplicates included), the platform's own syncs, and EventBridge outages that
+make a handling fail and its event come back. Whatever the schedule, the payment ends in the
+state that delivering each event once, right after it happened, gives; each state reached is
+told to the platform once, under one notification id, in the order it happened.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chalicelib.domain.accounts import ConnectedAccount
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.metadata import payment_metadata
+from chalicelib.domain.payment_requests import StartPayment
+from chalicelib.domain.payments import InvoiceLine, Payment
+from chalicelib.domain.webhooks import Verdict, decide, envelope_of
+from chalicelib.services.payments import PaymentsService
+from chalicelib.services.repair import QueuedEvent, Repairer
+from local.stripe_standin.state import Store
+from tests.unit.fakes import (
+    MemoryAccounts,
+    MemoryPaymentMethods,
+    MemoryPayments,
+    NotifierDown,
+    RecordingNotifier,
+    StoreStripe,
+)
+
+ACCOUNT = "acct_1Journey"
+COMPANY = "co_journey"
+PAYMENT_ID = "pay_journey"
+EXAMPLES_PER_JOURNEY = 150
+MAX_STEPS = 40
+
+schedules_run = {"count": 0}
+
+
+@dataclass(frozen=True)
+class Journey:
+    name: str
+    amount: int
+    currency: str
+    acts: tuple[Callable[[World], Any], ...]
+    by_source: bool = False
+
+
+def pay(method: str, outcome: str | None = None) -> Callable[[World], Any]:
+    return lambda world: world.store.pay(world.payment_intent_id, method=method, outcome=outcome)
+
+
+def settle(world: World) -> Any:
+    return world.store.settle(world.payment_intent_id)
+
+
+def fail_debit(world: World) -> Any:
+    return world.store.fail_debit(world.payment_intent_id, code="insufficient_funds")
+
+
+def fund(amount: int | None) -> Callable[[World], Any]:
+    return lambda world: world.store.fund(world.payment_intent_id, amount=amount)
+
+
+def cancel(world: World) -> Any:
+    return world.store.cancel_payment_intent(ACCOUNT, world.payment_intent_id, reason="abandoned")
+
+
+def source_chargeable(world: World) -> Any:
+    return world.store.set_source_status(world.source_id, "chargeable")
+
+
+JOURNEYS = [
+    Journey("card_3ds_abandoned_then_paid", 1500, "usd",
+            (pay("card_3ds", "abandoned"), pay("card_3ds"))),
+    Journey("card_declined_then_paid", 1500, "usd", (pay("card", "declined"), pay("card"))),
+    Journey("card_declined_then_canceled", 1500, "usd", (pay("card", "declined"), cancel)),
+    Journey("ach_processing_then_succeeded", 1500, "usd", (pay("us_bank_account"), settle)),
+    Journey("sepa_failed_then_retried", 2000, "eur",
+            (pay("sepa_debit"), fail_debit, pay("sepa_debit"), settle)),
+    Journey("bank_transfer_in_three_parts", 1500, "usd",
+            (pay("customer_balance"), fund(600), fund(500), fund(None))),
+    Journey("legacy_ach_credit_transfer_source", 1500, "usd", (source_chargeable,),
+            by_source=True),
+]
+
+
+class World:
+    """One connected account on a fresh Stripe, the service's fakes, and one payment."""
+
+    def __init__(self, journey: Journey, stored: bool) -> None:
+        ticks = itertools.count()
+        self.store = Store(client_id="ca_test")
+        self.store.connect_account(account_id=ACCOUNT)
+        self.stripe = StoreStripe(self.store)
+        self.payments = MemoryPayments()
+        self.notifier = RecordingNotifier()
+        accounts = MemoryAccounts(ConnectedAccount(ACCOUNT, COMPANY, False, "2026-01-01"))
+
+        def clock() -> str:
+            tick = next(ticks)
+            return f"2026-11-29T12:{tick // 60:02d}:{tick % 60:02d}.000+00:00"
+
+        self.repairer = Repairer(
+            self.payments, accounts, self.stripe, self.notifier, clock, MemoryPaymentMethods()
+        )
+        self.service = PaymentsService(
+            self.payments, accounts, self.stripe, self.notifier, clock, lambda: PAYMENT_ID
+        )
+        self.acts = list(journey.acts)
+        self.emitted: list[dict[str, Any]] = []
+        self.owed: set[int] = set()  # events not yet handled successfully
+        self._seen: set[str] = set()
+        self.payment_intent_id: str | None = None
+        self.source_id: str | None = None
+        self._begin(journey, stored)
+        self.collect()
+
+    def _begin(self, journey: Journey, stored: bool) -> None:
+        invoices = (InvoiceLine("INV-1", journey.amount),)
+        if stored:
+            payment, _ = self.service.start(
+                StartPayment(COMPANY, journey.amount, journey.currency, invoices)
+            )
+            self.payment_intent_id = payment.payment_intent_id
+        else:
+            # The platform's request never got its answer stored: only Stripe knows the payment.
+            payment = Payment(PAYMENT_ID, COMPANY, ACCOUNT, journey.amount, journey.currency,
+                              invoices, "2026-11-29T11:59:00.000+00:00")
+            if not journey.by_source:
+                self.payment_intent_id = self.store.create_payment_intent(
+                    ACCOUNT, amount=journey.amount, currency=journey.currency,
+                    metadata=payment_metadata(payment), payment_method_types=None,
+                    customer=None, description=None,
+                )["id"]
+        if journey.by_source:
+            self.source_id = self.store.create_source(
+                ACCOUNT, source_type="ach_credit_transfer", amount=journey.amount,
+                currency=journey.currency, metadata=payment_metadata(payment), customer=None,
+                email=None,
+            )["id"]
+
+    # --- what happens -------------------------------------------------------------------
+    def collect(self) -> None:
+        """Queue what Stripe emitted since the last look, as the webhook would."""
+        for event in reversed(self.store.list_events(ACCOUNT)):
+            if event["id"] in self._seen:
+                continue
+            self._seen.add(event["id"])
+            if decide(envelope_of(event), stage_livemode=False) is Verdict.QUEUE:
+                self.owed.add(len(self.emitted))
+                self.emitted.append(event)
+
+    def act(self) -> None:
+        self.acts.pop(0)(self)
+        self.collect()
+
+    def deliver(self, index: int, eventbridge_down: bool = False) -> None:
+        self.notifier.down = eventbridge_down
+        charges_created = self.stripe.calls.count("create_charge")
+        try:
+            self.repairer.handle(QueuedEvent.from_body(json.dumps(self.emitted[index])))
+        except NotifierDown:
+            assert eventbridge_down
+            self.owed.add(index)  # the message goes back to the queue
+        else:
+            self.owed.discard(index)
+        finally:
+            self.notifier.down = False
+        if self.stripe.calls.count("create_charge") != charges_created:
+            self.collect()  # the service's own call to Stripe made events too
+
+    def sync(self, eventbridge_down: bool = False) -> None:
+        self.notifier.down = eventbridge_down
+        try:
+            self.service.sync(PAYMENT_ID)
+        except NotFound:
+            pass  # not stored yet: the platform gets a 404
+        except NotifierDown:
+            assert eventbridge_down
+        finally:
+            self.notifier.down = False
+
+    # --- what came of it ----------------------------------------------------------------
+    def _charges(self) -> list[str]:
+        return [
+            obj["id"]
+            for account in self.store.dump()["accounts"]
+            for obj in account["objects"]
+            if obj["object"] == "charge"
+        ]
+
+    @staticmethod
+    def _nth(charges: list[str], charge_id: str | None) -> int | None:
+        # Charge ids differ between worlds; the n-th charge made is the same one.
+        return None if charge_id is None else charges.index(charge_id)
+
+    def final(self) -> tuple:
+        p = self.payments.get(PAYMENT_ID)
+        assert p is not None
+        return (str(p.status), p.amount, p.currency, p.invoices, p.amount_received,
+                p.amount_remaining, self._nth(self._charges(), p.charge_id),
+                p.source_id is not None,
+                p.payment_intent_id is not None, p.failure_code, p.failure_message)
+
+    def told(self) -> list[tuple]:
+        charges = self._charges()
+        return [
+            (n["status"], n["amount_received"], n["amount_remaining"],
+             self._nth(charges, n["charge_id"]), n["failure_code"], n["failure_message"])
+            for n in self.notifier.published
+        ]
+
+
+_references: dict[tuple[str, bool], tuple[tuple, list[tuple]]] = {}
+
+
+def in_order(journey: Journey, stored: bool) -> tuple[tuple, list[tuple]]:
+    """Each event delivered once, right after it happened: the final state and what was told."""
+    key = (journey.name, stored)
+    if key not in _references:
+        world = World(journey, stored)
+        while True:
+            while world.owed:
+                world.deliver(min(world.owed))
+            if not world.acts:
+                break
+            world.act()
+        _references[key] = (world.final(), world.told())
+    return _references[key]
+
+
+def is_subsequence(part: list, whole: list) -> bool:
+    remaining = iter(whole)
+    return all(item in remaining for item in part)
+
+
+@pytest.mark.parametrize("journey", JOURNEYS, ids=lambda j: j.name)
+@settings(
+    max_examples=EXAMPLES_PER_JOURNEY,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_any_schedule_ends_as_in_order_delivery(journey, data):
+    schedules_run["count"] += 1
+    stored = data.draw(st.booleans(), label="payment stored before the first event")
+    world = World(journey, stored)
+    outage = st.integers(0, 4).map(lambda n: n == 4)  # EventBridge down now and then
+    for _ in range(MAX_STEPS):
+        moves = (["act"] if world.acts else []) + ["deliver", "sync"]
+        if not world.acts and not world.owed:
+            moves.append("stop")
+        move = data.draw(st.sampled_from(moves))
+        if move == "stop":
+            break
+        if move == "act":
+            world.act()
+        elif move == "deliver" and world.emitted:
+            index = data.draw(st.integers(0, len(world.emitted) - 1), label="event")
+            world.deliver(index, data.draw(outage, label="EventBridge down"))
+        elif move == "sync":
+            world.sync(data.draw(outage, label="EventBridge down"))
+    # Whatever is left happens in the end: Stripe retries until every event is handled.
+    while world.acts or world.owed:
+        if world.acts:
+            world.act()
+        for index in sorted(world.owed):
+            world.deliver(index)
+
+    final, told = in_order(journey, stored)
+    assert world.final() == final
+    assert world.payments.unpublished(PAYMENT_ID) == []
+    ids = world.notifier.ids()
+    assert len(ids) == len(set(ids)), f"a notification id was published twice: {ids}"
+    states = world.told()
+    assert len(states) == len(set(states)), f"a state was told twice: {states}"
+    assert is_subsequence(states, told), f"{states} is not a part of {told}, in order"
+    assert states[-1] == told[-1]
+
+
+def test_in_order_delivery_tells_every_state_of_the_journeys():
+    assert [s[0] for s in in_order(JOURNEYS[4], stored=True)[1]] == [
+        "processing", "failed", "processing", "succeeded",
+    ]
+    assert [s[:3] for s in in_order(JOURNEYS[5], stored=True)[1]] == [
+        ("partially_funded", 600, 900), ("partially_funded", 1100, 400), ("succeeded", 1500, 0),
+    ]
+    assert [s[0] for s in in_order(JOURNEYS[2], stored=False)[1]] == ["failed", "canceled"]
+    assert [s[0] for s in in_order(JOURNEYS[6], stored=False)[1]] == ["succeeded"]
