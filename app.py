@@ -113,6 +113,7 @@ def create_connect_link(company_id: str) -> Response:
         parse_connect_request(company_id, json_body(request().raw_body))
     )
     logger.info("connect link created", extra={"company_id": link.company_id})
+    count("ConnectLinkCreated")
     return Response(body=link_view(link, request()), status_code=201)
 
 
@@ -151,6 +152,7 @@ def disconnect_company_account(company_id: str, account_id: str) -> dict[str, An
         parse_id(company_id, "company_id"), parse_account_id(account_id)
     )
     logger.info("account disconnected", extra={"company_id": company_id})
+    count("AccountDisconnected")
     return account_view(account, request())
 
 

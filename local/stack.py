@@ -283,13 +283,15 @@ The service is up.
 Try it (in another terminal):
   # 1. the platform asks for a connect link for the company's admin
   curl -s -X POST {api}/companies/{DEMO_COMPANY}/connect-links \\
-    -H 'Authorization: Bearer {token}' -d '{{"email": "owner@demo.test", "connected_by": "admin"}}'
+    -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
+    -d '{{"email": "owner@demo.test", "connected_by": "admin"}}'
   # 2. the admin opens its "url" in a browser, clicks Connect on the Stripe stand-in's page
   #    and sees the success page; or, with curl (LINK_URL is that url):
   AUTHORIZE=$(curl -s -c jar -o /dev/null -w '%{{redirect_url}}' LINK_URL)
   curl -s -b jar -L "$AUTHORIZE" -d decision=connect
   # 3. start a payment for two invoices
   curl -s -X POST {api}/payments -H 'Authorization: Bearer {token}' \\
+    -H 'Content-Type: application/json' \\
     -d '{{"company_id": "{DEMO_COMPANY}", "amount": 1500, "currency": "usd", "invoices": [
          {{"invoice_id": "INV-1", "amount": 1000}}, {{"invoice_id": "INV-2", "amount": 500}}]}}'
   # 4. the customer pays with a card, then closes the tab (use the payment_intent_id above)

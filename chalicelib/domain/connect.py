@@ -142,11 +142,15 @@ def digest(secret: str) -> str:
 def link_problem(link: Pending | None, now: float) -> Failure | None:
     if link is None:
         return Failure.LINK_UNKNOWN
-    if link.used_at is not None:
-        return Failure.LINK_USED
+    return _spent(link, now, Failure.LINK_USED, Failure.LINK_EXPIRED)
+
+
+def _spent(pending: Pending, now: float, used: Failure, expired: Failure) -> Failure | None:
+    if pending.used_at is not None:
+        return used
     # The table's TTL deletes expired items days late, if at all: expiry is checked here.
-    if now >= link.expires_at:
-        return Failure.LINK_EXPIRED
+    if now >= pending.expires_at:
+        return expired
     return None
 
 
@@ -156,10 +160,9 @@ def state_problem(state: Pending | None, callback: Callback, now: float) -> Fail
         return Failure.STATE_MISSING
     if state is None:
         return Failure.STATE_UNKNOWN
-    if state.used_at is not None:
-        return Failure.STATE_USED
-    if now >= state.expires_at:
-        return Failure.STATE_EXPIRED
+    spent = _spent(state, now, Failure.STATE_USED, Failure.STATE_EXPIRED)
+    if spent is not None:
+        return spent
     if (
         not callback.cookie
         or state.binding is None

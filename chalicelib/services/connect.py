@@ -1,8 +1,5 @@
-"""Connecting a company's Stripe account by OAuth, and disconnecting it.
-
-A single-use link leads the admin to Stripe with a fresh state bound to their browser; the
-callback checks and spends that state before the code is exchanged, once.
-"""
+"""Connecting a company's Stripe account by OAuth (single-use link, state bound to the admin's
+browser, code exchanged once), listing its accounts, and disconnecting one."""
 
 from __future__ import annotations
 

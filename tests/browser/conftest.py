@@ -52,14 +52,15 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
-    """A fresh browser context (its own cookies) and page; every console error is kept."""
+    """A fresh browser context (its own cookies) and page, keeping what the pages' Content
+    Security Policy refused."""
     context = chromium.new_context(locale="en-US")
     page = context.new_page()
-    page.console_errors = []
+    page.csp_violations = []
     page.on(
         "console",
-        lambda message: page.console_errors.append(message.text)
-        if message.type == "error"
+        lambda message: page.csp_violations.append(message.text)
+        if "Content Security Policy" in message.text
         else None,
     )
     try:

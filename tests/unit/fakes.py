@@ -127,6 +127,9 @@ class StoreStripe:
         self.store = store
         self._answers: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[str] = []
+        # Objects as they were at some earlier moment: what a consumer that read Stripe
+        # before a racing one, and writes after it, acts on.
+        self.as_of: dict[str, dict[str, Any]] | None = None
 
     def _call(self, name: str, action: Any) -> dict[str, Any]:
         self.calls.append(name)
@@ -134,6 +137,11 @@ class StoreStripe:
             return action()
         except StripeError as error:
             raise StripeRejected(error.message, code=error.code, status=error.status) from None
+
+    def _get(self, account_id: str, kind: str, object_id: str) -> dict[str, Any]:
+        if self.as_of is not None and object_id in self.as_of:
+            return copy.deepcopy(self.as_of[object_id])
+        return self.store.get(account_id, kind, object_id)
 
     def _once(self, account_id: str, key: str, action: Any) -> dict[str, Any]:
         if (account_id, key) not in self._answers:
@@ -161,18 +169,14 @@ class StoreStripe:
     def retrieve_payment_intent(self, account_id: str, payment_intent_id: str) -> dict[str, Any]:
         return self._call(
             "retrieve_payment_intent",
-            lambda: self.store.get(account_id, "payment_intent", payment_intent_id),
+            lambda: self._get(account_id, "payment_intent", payment_intent_id),
         )
 
     def retrieve_charge(self, account_id: str, charge_id: str) -> dict[str, Any]:
-        return self._call(
-            "retrieve_charge", lambda: self.store.get(account_id, "charge", charge_id)
-        )
+        return self._call("retrieve_charge", lambda: self._get(account_id, "charge", charge_id))
 
     def retrieve_source(self, account_id: str, source_id: str) -> dict[str, Any]:
-        return self._call(
-            "retrieve_source", lambda: self.store.get(account_id, "source", source_id)
-        )
+        return self._call("retrieve_source", lambda: self._get(account_id, "source", source_id))
 
     def create_charge(
         self, account_id: str, params: Mapping[str, Any], idempotency_key: str

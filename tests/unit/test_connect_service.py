@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.connect import (
     Attach,
     Authorization,
@@ -21,6 +21,7 @@ from chalicelib.domain.connect import (
 )
 from chalicelib.domain.errors import NotFound, StripeRejected, StripeUnavailable
 from chalicelib.services.connect import ConnectService
+from tests.unit.fakes import MemoryAccounts
 
 
 class Sessions:
@@ -46,13 +47,7 @@ class Sessions:
         return True
 
 
-class Accounts:
-    def __init__(self) -> None:
-        self.items: dict[str, ConnectedAccount] = {}
-
-    def get(self, account_id):
-        return self.items.get(account_id)
-
+class Accounts(MemoryAccounts):
     def attach(self, account):
         before = self.items.get(account.account_id)
         if before is None or (
@@ -67,13 +62,6 @@ class Accounts:
     def for_company(self, company_id):
         found = [a for a in self.items.values() if a.company_id == company_id]
         return sorted(found, key=lambda a: a.connected_at, reverse=True)
-
-    def mark_disconnected(self, account_id, at):
-        account = self.items.get(account_id)
-        if account is not None and account.is_connected:
-            account = replace(account, status=AccountStatus.DISCONNECTED, disconnected_at=at)
-            self.items[account_id] = account
-        return account
 
 
 class OAuth:

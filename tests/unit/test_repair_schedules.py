@@ -2,8 +2,9 @@
 
 Stripe delivers at least once and in no particular order, while the customer keeps acting.
 For each journey, Hypothesis interleaves the customer's acts with deliveries of any event
-emitted so far (duplicates included), the platform's own syncs, and EventBridge outages that
-make a handling fail and its event come back. Whatever the schedule, the payment ends in the
+emitted so far (duplicates included), the platform's own syncs, consumers that lose a race
+(they read Stripe earlier and write later), and EventBridge outages that make a handling fail
+and its event come back. Whatever the schedule, the payment ends in the
 state that delivering each event once, right after it happened, gives; each state reached is
 told to the platform once, under one notification id, in the order it happened.
 """
@@ -81,17 +82,25 @@ def source_chargeable(world: World) -> Any:
 
 
 JOURNEYS = [
-    Journey("card_3ds_abandoned_then_paid", 1500, "usd",
-            (pay("card_3ds", "abandoned"), pay("card_3ds"))),
+    Journey(
+        "card_3ds_abandoned_then_paid", 1500, "usd", (pay("card_3ds", "abandoned"), pay("card_3ds"))
+    ),
     Journey("card_declined_then_paid", 1500, "usd", (pay("card", "declined"), pay("card"))),
     Journey("card_declined_then_canceled", 1500, "usd", (pay("card", "declined"), cancel)),
     Journey("ach_processing_then_succeeded", 1500, "usd", (pay("us_bank_account"), settle)),
-    Journey("sepa_failed_then_retried", 2000, "eur",
-            (pay("sepa_debit"), fail_debit, pay("sepa_debit"), settle)),
-    Journey("bank_transfer_in_three_parts", 1500, "usd",
-            (pay("customer_balance"), fund(600), fund(500), fund(None))),
-    Journey("legacy_ach_credit_transfer_source", 1500, "usd", (source_chargeable,),
-            by_source=True),
+    Journey(
+        "sepa_failed_then_retried",
+        2000,
+        "eur",
+        (pay("sepa_debit"), fail_debit, pay("sepa_debit"), settle),
+    ),
+    Journey(
+        "bank_transfer_in_three_parts",
+        1500,
+        "usd",
+        (pay("customer_balance"), fund(600), fund(500), fund(None)),
+    ),
+    Journey("legacy_ach_credit_transfer_source", 1500, "usd", (source_chargeable,), by_source=True),
 ]
 
 
@@ -119,11 +128,14 @@ class World:
         )
         self.acts = list(journey.acts)
         self.emitted: list[dict[str, Any]] = []
+        self.emitted_at: list[int] = []  # the moment (index in history) each was emitted
         self.owed: set[int] = set()  # events not yet handled successfully
+        self.history: list[dict[str, dict[str, Any]]] = []  # Stripe's objects after each act
         self._seen: set[str] = set()
         self.payment_intent_id: str | None = None
         self.source_id: str | None = None
         self._begin(journey, stored)
+        self._remember()
         self.collect()
 
     def _begin(self, journey: Journey, stored: bool) -> None:
@@ -135,22 +147,43 @@ class World:
             self.payment_intent_id = payment.payment_intent_id
         else:
             # The platform's request never got its answer stored: only Stripe knows the payment.
-            payment = Payment(PAYMENT_ID, COMPANY, ACCOUNT, journey.amount, journey.currency,
-                              invoices, "2026-11-29T11:59:00.000+00:00")
+            payment = Payment(
+                PAYMENT_ID,
+                COMPANY,
+                ACCOUNT,
+                journey.amount,
+                journey.currency,
+                invoices,
+                "2026-11-29T11:59:00.000+00:00",
+            )
             if not journey.by_source:
                 self.payment_intent_id = self.store.create_payment_intent(
-                    ACCOUNT, amount=journey.amount, currency=journey.currency,
-                    metadata=payment_metadata(payment), payment_method_types=None,
-                    customer=None, description=None,
+                    ACCOUNT,
+                    amount=journey.amount,
+                    currency=journey.currency,
+                    metadata=payment_metadata(payment),
+                    payment_method_types=None,
+                    customer=None,
+                    description=None,
                 )["id"]
         if journey.by_source:
             self.source_id = self.store.create_source(
-                ACCOUNT, source_type="ach_credit_transfer", amount=journey.amount,
-                currency=journey.currency, metadata=payment_metadata(payment), customer=None,
+                ACCOUNT,
+                source_type="ach_credit_transfer",
+                amount=journey.amount,
+                currency=journey.currency,
+                metadata=payment_metadata(payment),
+                customer=None,
                 email=None,
             )["id"]
 
     # --- what happens -------------------------------------------------------------------
+    def _remember(self) -> None:
+        objects = next(
+            a["objects"] for a in self.store.dump()["accounts"] if a["account"]["id"] == ACCOUNT
+        )
+        self.history.append({obj["id"]: obj for obj in objects})
+
     def collect(self) -> None:
         """Queue what Stripe emitted since the last look, as the webhook would."""
         for event in reversed(self.store.list_events(ACCOUNT)):
@@ -160,13 +193,19 @@ class World:
             if decide(envelope_of(event), stage_livemode=False) is Verdict.QUEUE:
                 self.owed.add(len(self.emitted))
                 self.emitted.append(event)
+                self.emitted_at.append(len(self.history) - 1)
 
     def act(self) -> None:
         self.acts.pop(0)(self)
+        self._remember()
         self.collect()
 
-    def deliver(self, index: int, eventbridge_down: bool = False) -> None:
+    def deliver(
+        self, index: int, eventbridge_down: bool = False, read_at: int | None = None
+    ) -> None:
+        """Handle the event; read_at: Stripe as it was then (a consumer that lost a race)."""
         self.notifier.down = eventbridge_down
+        self.stripe.as_of = None if read_at is None else self.history[read_at]
         charges_created = self.stripe.calls.count("create_charge")
         try:
             self.repairer.handle(QueuedEvent.from_body(json.dumps(self.emitted[index])))
@@ -174,14 +213,17 @@ class World:
             assert eventbridge_down
             self.owed.add(index)  # the message goes back to the queue
         else:
-            self.owed.discard(index)
+            if read_at is None:  # a racing copy does not stand for the fresh one
+                self.owed.discard(index)
         finally:
             self.notifier.down = False
+            self.stripe.as_of = None
         if self.stripe.calls.count("create_charge") != charges_created:
             self.collect()  # the service's own call to Stripe made events too
 
-    def sync(self, eventbridge_down: bool = False) -> None:
+    def sync(self, eventbridge_down: bool = False, read_at: int | None = None) -> None:
         self.notifier.down = eventbridge_down
+        self.stripe.as_of = None if read_at is None else self.history[read_at]
         try:
             self.service.sync(PAYMENT_ID)
         except NotFound:
@@ -190,6 +232,7 @@ class World:
             assert eventbridge_down
         finally:
             self.notifier.down = False
+            self.stripe.as_of = None
 
     # --- what came of it ----------------------------------------------------------------
     def _charges(self) -> list[str]:
@@ -208,16 +251,31 @@ class World:
     def final(self) -> tuple:
         p = self.payments.get(PAYMENT_ID)
         assert p is not None
-        return (str(p.status), p.amount, p.currency, p.invoices, p.amount_received,
-                p.amount_remaining, self._nth(self._charges(), p.charge_id),
-                p.source_id is not None,
-                p.payment_intent_id is not None, p.failure_code, p.failure_message)
+        return (
+            str(p.status),
+            p.amount,
+            p.currency,
+            p.invoices,
+            p.amount_received,
+            p.amount_remaining,
+            self._nth(self._charges(), p.charge_id),
+            p.source_id is not None,
+            p.payment_intent_id is not None,
+            p.failure_code,
+            p.failure_message,
+        )
 
     def told(self) -> list[tuple]:
         charges = self._charges()
         return [
-            (n["status"], n["amount_received"], n["amount_remaining"],
-             self._nth(charges, n["charge_id"]), n["failure_code"], n["failure_message"])
+            (
+                n["status"],
+                n["amount_received"],
+                n["amount_remaining"],
+                self._nth(charges, n["charge_id"]),
+                n["failure_code"],
+                n["failure_message"],
+            )
             for n in self.notifier.published
         ]
 
@@ -238,6 +296,12 @@ def in_order(journey: Journey, stored: bool) -> tuple[tuple, list[tuple]]:
             world.act()
         _references[key] = (world.final(), world.told())
     return _references[key]
+
+
+def raced(earliest: int, latest: int) -> st.SearchStrategy[int | None]:
+    """Now (None), or now and then a read of Stripe made at an earlier moment that writes late."""
+    stale = st.integers(earliest, latest)
+    return st.integers(0, 4).flatmap(lambda n: stale if n == 4 else st.none())
 
 
 def is_subsequence(part: list, whole: list) -> bool:
@@ -268,9 +332,11 @@ def test_any_schedule_ends_as_in_order_delivery(journey, data):
             world.act()
         elif move == "deliver" and world.emitted:
             index = data.draw(st.integers(0, len(world.emitted) - 1), label="event")
-            world.deliver(index, data.draw(outage, label="EventBridge down"))
+            read_at = data.draw(raced(world.emitted_at[index], len(world.history) - 1))
+            world.deliver(index, data.draw(outage, label="EventBridge down"), read_at)
         elif move == "sync":
-            world.sync(data.draw(outage, label="EventBridge down"))
+            read_at = data.draw(raced(0, len(world.history) - 1))
+            world.sync(data.draw(outage, label="EventBridge down"), read_at)
     # Whatever is left happens in the end: Stripe retries until every event is handled.
     while world.acts or world.owed:
         if world.acts:
@@ -291,10 +357,15 @@ def test_any_schedule_ends_as_in_order_delivery(journey, data):
 
 def test_in_order_delivery_tells_every_state_of_the_journeys():
     assert [s[0] for s in in_order(JOURNEYS[4], stored=True)[1]] == [
-        "processing", "failed", "processing", "succeeded",
+        "processing",
+        "failed",
+        "processing",
+        "succeeded",
     ]
     assert [s[:3] for s in in_order(JOURNEYS[5], stored=True)[1]] == [
-        ("partially_funded", 600, 900), ("partially_funded", 1100, 400), ("succeeded", 1500, 0),
+        ("partially_funded", 600, 900),
+        ("partially_funded", 1100, 400),
+        ("succeeded", 1500, 0),
     ]
     assert [s[0] for s in in_order(JOURNEYS[2], stored=False)[1]] == ["failed", "canceled"]
     assert [s[0] for s in in_order(JOURNEYS[6], stored=False)[1]] == ["succeeded"]
