@@ -11,119 +11,223 @@ from chalicelib.pages import Html, join, page, tag
 
 # A failure's HTTP status, and its title and advice in each language.
 FAILURES: dict[Failure | None, tuple[int, dict[str, tuple[str, str]]]] = {
-    Failure.LINK_UNKNOWN: (404, {
-        "en": ("This link is not valid",
-               "Check that you copied the whole link, or ask the platform for a new one."),
-        "fr": ("Ce lien n’est pas valide",
-               "Vérifiez que vous avez copié le lien en entier, ou demandez-en un nouveau à la "
-               "plateforme."),
-    }),
-    Failure.LINK_USED: (410, {
-        "en": ("This link was already used",
-               "A connect link works only once. If you did not finish connecting, ask the "
-               "platform for a new link."),
-        "fr": ("Ce lien a déjà été utilisé",
-               "Un lien de connexion ne sert qu’une fois. Si vous n’avez pas terminé, demandez "
-               "un nouveau lien à la plateforme."),
-    }),
-    Failure.LINK_EXPIRED: (410, {
-        "en": ("This link has expired",
-               "Connect links are valid for a few minutes only. Ask the platform for a new one."),
-        "fr": ("Ce lien a expiré",
-               "Les liens de connexion ne sont valables que quelques minutes. Demandez-en un "
-               "nouveau à la plateforme."),
-    }),
-    Failure.STATE_MISSING: (400, {
-        "en": ("This page was opened without a connection request",
-               "Start again from the link the platform gave you."),
-        "fr": ("Cette page a été ouverte sans demande de connexion",
-               "Recommencez à partir du lien fourni par la plateforme."),
-    }),
-    Failure.STATE_UNKNOWN: (400, {
-        "en": ("This connection request is not known",
-               "It may come from another service, or be too old. Start again with a new link."),
-        "fr": ("Cette demande de connexion est inconnue",
-               "Elle provient peut-être d’un autre service, ou elle est trop ancienne. "
-               "Recommencez avec un nouveau lien."),
-    }),
-    Failure.STATE_EXPIRED: (410, {
-        "en": ("This connection request has expired",
-               "Too much time passed since you left for Stripe. Ask the platform for a new link "
-               "and try again."),
-        "fr": ("Cette demande de connexion a expiré",
-               "Trop de temps s’est écoulé depuis votre passage sur Stripe. Demandez un nouveau "
-               "lien à la plateforme et réessayez."),
-    }),
-    Failure.STATE_USED: (409, {
-        "en": ("This connection request was already completed",
-               "If you have just connected your account, it is connected: check it in the "
-               "platform. Otherwise, ask for a new link."),
-        "fr": ("Cette demande de connexion est déjà terminée",
-               "Si vous venez de connecter votre compte, il est connecté : vérifiez-le dans la "
-               "plateforme. Sinon, demandez un nouveau lien."),
-    }),
-    Failure.STATE_MISMATCH: (403, {
-        "en": ("This connection was not started in this browser",
-               "For your safety, a Stripe account can only be connected from the browser that "
-               "opened the link. Open a new link in this browser and try again."),
-        "fr": ("Cette connexion n’a pas été commencée dans ce navigateur",
-               "Pour votre sécurité, un compte Stripe ne peut être connecté que depuis le "
-               "navigateur qui a ouvert le lien. Ouvrez un nouveau lien dans ce navigateur et "
-               "réessayez."),
-    }),
-    Failure.ACCESS_DENIED: (403, {
-        "en": ("You declined the connection",
-               "Your Stripe account was not connected. If that was a mistake, ask the platform "
-               "for a new link."),
-        "fr": ("Vous avez refusé la connexion",
-               "Votre compte Stripe n’a pas été connecté. S’il s’agit d’une erreur, demandez un "
-               "nouveau lien à la plateforme."),
-    }),
-    Failure.AUTHORIZATION_FAILED: (400, {
-        "en": ("Stripe did not authorize the connection",
-               "Nothing was connected. Ask the platform for a new link and try again."),
-        "fr": ("Stripe n’a pas autorisé la connexion",
-               "Aucun compte n’a été connecté. Demandez un nouveau lien à la plateforme et "
-               "réessayez."),
-    }),
-    Failure.CODE_REJECTED: (400, {
-        "en": ("Stripe refused the authorization",
-               "It had expired or was already used, so nothing was connected. Ask the platform "
-               "for a new link and try again."),
-        "fr": ("Stripe a refusé l’autorisation",
-               "Elle avait expiré ou avait déjà servi : aucun compte n’a été connecté. Demandez "
-               "un nouveau lien à la plateforme et réessayez."),
-    }),
-    Failure.STRIPE_UNAVAILABLE: (503, {
-        "en": ("Stripe could not be reached",
-               "Nothing was connected. Try again in a few minutes with a new link."),
-        "fr": ("Stripe est injoignable",
-               "Aucun compte n’a été connecté. Réessayez dans quelques minutes avec un nouveau "
-               "lien."),
-    }),
-    Failure.ACCOUNT_TAKEN: (409, {
-        "en": ("This Stripe account belongs to another company",
-               "It is connected to another company on the platform, so it was not connected "
-               "here. Connect another Stripe account, or contact the platform’s support."),
-        "fr": ("Ce compte Stripe appartient à une autre entreprise",
-               "Il est connecté à une autre entreprise de la plateforme ; il n’a donc pas été "
-               "connecté ici. Connectez un autre compte Stripe ou contactez le support de la "
-               "plateforme."),
-    }),
-    Failure.NOT_CONFIGURED: (503, {
-        "en": ("Connecting Stripe accounts is not set up",
-               "The service has no Stripe Connect client id yet. Contact the platform’s "
-               "support."),
-        "fr": ("La connexion de comptes Stripe n’est pas configurée",
-               "Le service n’a pas encore d’identifiant client Stripe Connect. Contactez le "
-               "support de la plateforme."),
-    }),
-    None: (500, {
-        "en": ("Something went wrong",
-               "Nothing was connected. Please try again later with a new link."),
-        "fr": ("Une erreur est survenue",
-               "Aucun compte n’a été connecté. Réessayez plus tard avec un nouveau lien."),
-    }),
+    Failure.LINK_UNKNOWN: (
+        404,
+        {
+            "en": (
+                "This link is not valid",
+                "Check that you copied the whole link, or ask the platform for a new one.",
+            ),
+            "fr": (
+                "Ce lien n’est pas valide",
+                "Vérifiez que vous avez copié le lien en entier, ou demandez-en un nouveau à la "
+                "plateforme.",
+            ),
+        },
+    ),
+    Failure.LINK_USED: (
+        410,
+        {
+            "en": (
+                "This link was already used",
+                "A connect link works only once. If you did not finish connecting, ask the "
+                "platform for a new link.",
+            ),
+            "fr": (
+                "Ce lien a déjà été utilisé",
+                "Un lien de connexion ne sert qu’une fois. Si vous n’avez pas terminé, demandez "
+                "un nouveau lien à la plateforme.",
+            ),
+        },
+    ),
+    Failure.LINK_EXPIRED: (
+        410,
+        {
+            "en": (
+                "This link has expired",
+                "Connect links are valid for a few minutes only. Ask the platform for a new one.",
+            ),
+            "fr": (
+                "Ce lien a expiré",
+                "Les liens de connexion ne sont valables que quelques minutes. Demandez-en un "
+                "nouveau à la plateforme.",
+            ),
+        },
+    ),
+    Failure.STATE_MISSING: (
+        400,
+        {
+            "en": (
+                "This page was opened without a connection request",
+                "Start again from the link the platform gave you.",
+            ),
+            "fr": (
+                "Cette page a été ouverte sans demande de connexion",
+                "Recommencez à partir du lien fourni par la plateforme.",
+            ),
+        },
+    ),
+    Failure.STATE_UNKNOWN: (
+        400,
+        {
+            "en": (
+                "This connection request is not known",
+                "It may come from another service, or be too old. Start again with a new link.",
+            ),
+            "fr": (
+                "Cette demande de connexion est inconnue",
+                "Elle provient peut-être d’un autre service, ou elle est trop ancienne. "
+                "Recommencez avec un nouveau lien.",
+            ),
+        },
+    ),
+    Failure.STATE_EXPIRED: (
+        410,
+        {
+            "en": (
+                "This connection request has expired",
+                "Too much time passed since you left for Stripe. Ask the platform for a new link "
+                "and try again.",
+            ),
+            "fr": (
+                "Cette demande de connexion a expiré",
+                "Trop de temps s’est écoulé depuis votre passage sur Stripe. Demandez un nouveau "
+                "lien à la plateforme et réessayez.",
+            ),
+        },
+    ),
+    Failure.STATE_USED: (
+        409,
+        {
+            "en": (
+                "This connection request was already completed",
+                "If you have just connected your account, it is connected: check it in the "
+                "platform. Otherwise, ask for a new link.",
+            ),
+            "fr": (
+                "Cette demande de connexion est déjà terminée",
+                "Si vous venez de connecter votre compte, il est connecté : vérifiez-le dans la "
+                "plateforme. Sinon, demandez un nouveau lien.",
+            ),
+        },
+    ),
+    Failure.STATE_MISMATCH: (
+        403,
+        {
+            "en": (
+                "This connection was not started in this browser",
+                "For your safety, a Stripe account can only be connected from the browser that "
+                "opened the link. Open a new link in this browser and try again.",
+            ),
+            "fr": (
+                "Cette connexion n’a pas été commencée dans ce navigateur",
+                "Pour votre sécurité, un compte Stripe ne peut être connecté que depuis le "
+                "navigateur qui a ouvert le lien. Ouvrez un nouveau lien dans ce navigateur et "
+                "réessayez.",
+            ),
+        },
+    ),
+    Failure.ACCESS_DENIED: (
+        403,
+        {
+            "en": (
+                "You declined the connection",
+                "Your Stripe account was not connected. If that was a mistake, ask the platform "
+                "for a new link.",
+            ),
+            "fr": (
+                "Vous avez refusé la connexion",
+                "Votre compte Stripe n’a pas été connecté. S’il s’agit d’une erreur, demandez un "
+                "nouveau lien à la plateforme.",
+            ),
+        },
+    ),
+    Failure.AUTHORIZATION_FAILED: (
+        400,
+        {
+            "en": (
+                "Stripe did not authorize the connection",
+                "Nothing was connected. Ask the platform for a new link and try again.",
+            ),
+            "fr": (
+                "Stripe n’a pas autorisé la connexion",
+                "Aucun compte n’a été connecté. Demandez un nouveau lien à la plateforme et "
+                "réessayez.",
+            ),
+        },
+    ),
+    Failure.CODE_REJECTED: (
+        400,
+        {
+            "en": (
+                "Stripe refused the authorization",
+                "It had expired or was already used, so nothing was connected. Ask the platform "
+                "for a new link and try again.",
+            ),
+            "fr": (
+                "Stripe a refusé l’autorisation",
+                "Elle avait expiré ou avait déjà servi : aucun compte n’a été connecté. Demandez "
+                "un nouveau lien à la plateforme et réessayez.",
+            ),
+        },
+    ),
+    Failure.STRIPE_UNAVAILABLE: (
+        503,
+        {
+            "en": (
+                "Stripe could not be reached",
+                "Nothing was connected. Try again in a few minutes with a new link.",
+            ),
+            "fr": (
+                "Stripe est injoignable",
+                "Aucun compte n’a été connecté. Réessayez dans quelques minutes avec un nouveau "
+                "lien.",
+            ),
+        },
+    ),
+    Failure.ACCOUNT_TAKEN: (
+        409,
+        {
+            "en": (
+                "This Stripe account belongs to another company",
+                "It is connected to another company on the platform, so it was not connected "
+                "here. Connect another Stripe account, or contact the platform’s support.",
+            ),
+            "fr": (
+                "Ce compte Stripe appartient à une autre entreprise",
+                "Il est connecté à une autre entreprise de la plateforme ; il n’a donc pas été "
+                "connecté ici. Connectez un autre compte Stripe ou contactez le support de la "
+                "plateforme.",
+            ),
+        },
+    ),
+    Failure.NOT_CONFIGURED: (
+        503,
+        {
+            "en": (
+                "Connecting Stripe accounts is not set up",
+                "The service has no Stripe Connect client id yet. Contact the platform’s support.",
+            ),
+            "fr": (
+                "La connexion de comptes Stripe n’est pas configurée",
+                "Le service n’a pas encore d’identifiant client Stripe Connect. Contactez le "
+                "support de la plateforme.",
+            ),
+        },
+    ),
+    None: (
+        500,
+        {
+            "en": (
+                "Something went wrong",
+                "Nothing was connected. Please try again later with a new link.",
+            ),
+            "fr": (
+                "Une erreur est survenue",
+                "Aucun compte n’a été connecté. Réessayez plus tard avec un nouveau lien.",
+            ),
+        },
+    ),
 }
 
 _CONNECTED = {
@@ -157,9 +261,7 @@ _CONNECTED = {
 }
 
 
-def failure_page(
-    failure: Failure | None, lang: str, return_url: str | None = None
-) -> Response:
+def failure_page(failure: Failure | None, lang: str, return_url: str | None = None) -> Response:
     status, texts = FAILURES[failure]
     title, advice = texts[lang]
     body = join(tag("p", advice, id="advice"), _ending(lang, return_url))
@@ -177,19 +279,28 @@ def connected_page(
     texts = _CONNECTED[lang]
     overview = webhook_overview(base_url, account.account_id)
     before, _, after = texts["intro"].partition("{account}")
-    intro = tag("p", join(
-        before,
-        tag("code", account.account_id, id="account-id"),
-        after.replace("{company}", account.company_id),
-    ))
+    intro = tag(
+        "p",
+        join(
+            before,
+            tag("code", account.account_id, id="account-id"),
+            after.replace("{company}", account.company_id),
+        ),
+    )
     events = join(*(tag("li", tag("code", event)) for event in overview["enabled_events"]))
     body = join(
         intro,
         tag("p", texts["again"]) if again else Html(""),
         tag("h2", texts["webhook"]),
         tag("p", texts["how"]),
-        tag("p", join(texts["url"], " : " if lang == "fr" else ": ",
-                      tag("code", overview["url"], id="webhook-url"))),
+        tag(
+            "p",
+            join(
+                texts["url"],
+                " : " if lang == "fr" else ": ",
+                tag("code", overview["url"], id="webhook-url"),
+            ),
+        ),
         tag("p", texts["events"] + (" :" if lang == "fr" else ":")),
         tag("ul", events, id="webhook-events"),
         tag("p", texts["secret"]),

@@ -51,6 +51,11 @@ class AccountStore(Protocol):
     def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
         """Disconnect the account (idempotent); the stored account afterwards, None if unknown."""
 
+    def set_webhook_secrets(
+        self, account_id: str, secrets: tuple[str, ...]
+    ) -> ConnectedAccount | None:
+        """Replace only the account's signing secrets; the account afterwards, None if unknown."""
+
     def attach(self, account: ConnectedAccount) -> tuple[Attach, ConnectedAccount | None]:
         """Store a new account, or reconnect a disconnected one of the same company, in one
         conditional write; otherwise change nothing. The outcome and the account it found."""

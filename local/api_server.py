@@ -13,8 +13,17 @@ import os
 import sys
 
 from chalice.cli.factory import CLIFactory
+from chalice.local import ChaliceRequestHandler, LocalDevServer
 
 from ops.stage import PROJECT_DIR
+
+
+class _RequestHandler(ChaliceRequestHandler):
+    """Logs each request without its query string: an OAuth callback's carries a code."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        self.log_message('"%s %s" %s', self.command, path, str(code))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     app = config.chalice_app  # loading the app is what applies the stage's variables
     os.environ.update(dict(item.split("=", 1) for item in args.env))
-    server = factory.create_local_server(app, config, args.host, args.port)
+    server = LocalDevServer(app, config, args.host, args.port, handler_cls=_RequestHandler)
     server.serve_forever()
 
 

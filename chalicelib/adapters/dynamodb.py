@@ -261,6 +261,25 @@ class DynamoAccountStore:
         values["webhook_secrets"] = list(account.webhook_secrets) or None
         self._client.put_item(TableName=self._table, Item=to_item(values))
 
+    def set_webhook_secrets(
+        self, account_id: str, secrets: tuple[str, ...]
+    ) -> ConnectedAccount | None:
+        # Only this attribute: a disconnect or reconnect racing with it must survive.
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account_id}),
+                UpdateExpression="SET webhook_secrets = :s",
+                ConditionExpression="attribute_exists(account_id)",
+                ExpressionAttributeValues=to_item({":s": list(secrets)}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return None
+            raise
+        return _account(from_item(response["Attributes"]))
+
     def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
         try:
             response = self._client.update_item(

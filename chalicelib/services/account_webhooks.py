@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain.accounts import ConnectedAccount, masked
@@ -18,8 +17,9 @@ def account_webhook(accounts: AccountStore, account_id: str, base_url: str) -> d
 def set_signing_secrets(
     accounts: AccountStore, account_id: str, secrets: tuple[str, ...], base_url: str
 ) -> dict[str, Any]:
-    account = replace(_account(accounts, account_id), webhook_secrets=secrets)
-    accounts.put(account)
+    account = accounts.set_webhook_secrets(account_id, secrets)
+    if account is None:
+        raise NotFound(f"no connected account {account_id}")
     return _view(account, base_url)
 
 

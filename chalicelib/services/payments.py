@@ -9,7 +9,12 @@ from dataclasses import dataclass, replace
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.metadata import payment_metadata
 from chalicelib.domain.payment_requests import StartPayment
-from chalicelib.domain.payments import Payment, observe_charge, observe_payment_intent
+from chalicelib.domain.payments import (
+    Observation,
+    Payment,
+    observe_charge,
+    observe_payment_intent,
+)
 from chalicelib.ports import AccountStore, Notifier, PaymentStore, StripeGateway
 from chalicelib.services.transitions import record
 
@@ -80,16 +85,23 @@ class PaymentsService:
     def sync(self, payment_id: str) -> Payment:
         """The customer came back: re-read Stripe and apply it, as a webhook would."""
         payment = self.get(payment_id)
-        if payment.payment_intent_id is not None:
-            intent = self.stripe.retrieve_payment_intent(
-                payment.account_id, payment.payment_intent_id
-            )
-            seen = observe_payment_intent(intent)
-        elif payment.charge_id is not None:
-            # Paid from a legacy Source: the Charge is all Stripe has.
-            seen = observe_charge(
-                self.stripe.retrieve_charge(payment.account_id, payment.charge_id)
-            )
-        else:
+        observe = self._reader(payment)
+        if observe is None:
             return payment
-        return record(self.payments, self.notifier, payment, seen, self.clock())
+        return record(self.payments, self.notifier, payment, observe, self.clock())
+
+    def _reader(self, payment: Payment) -> Callable[[], Observation] | None:
+        """How Stripe is asked about the payment: its PaymentIntent, else its Charge."""
+        account_id, intent_id, charge_id = (
+            payment.account_id,
+            payment.payment_intent_id,
+            payment.charge_id,
+        )
+        if intent_id is not None:
+            return lambda: observe_payment_intent(
+                self.stripe.retrieve_payment_intent(account_id, intent_id)
+            )
+        if charge_id is not None:
+            # Paid from a legacy Source: the Charge is all Stripe has.
+            return lambda: observe_charge(self.stripe.retrieve_charge(account_id, charge_id))
+        return None

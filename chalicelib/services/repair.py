@@ -16,7 +16,12 @@ from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.metadata import payment_id_of, rebuild_payment, rebuild_payment_from_source
 from chalicelib.domain.payment_methods import observe_bank_account
-from chalicelib.domain.payments import Payment, observe_charge, observe_payment_intent
+from chalicelib.domain.payments import (
+    Observation,
+    Payment,
+    observe_charge,
+    observe_payment_intent,
+)
 from chalicelib.domain.sources import CHARGEABLE, charge_idempotency_key, charge_params, may_charge
 from chalicelib.domain.webhooks import EventEnvelope
 from chalicelib.observability import logger
@@ -82,7 +87,14 @@ class Repairer:
         payment = self._payment_for(intent, account, rebuild_payment)
         if payment is None:
             return _not_ours(intent)
-        record(self.payments, self.notifier, payment, observe_payment_intent(intent), self.clock())
+
+        def observe() -> Observation:
+            return observe_payment_intent(
+                self.stripe.retrieve_payment_intent(account.account_id, payment_intent_id)
+            )
+
+        first = observe_payment_intent(intent)
+        record(self.payments, self.notifier, payment, observe, self.clock(), first)
         return Outcome.APPLIED
 
     def _charge(self, account: ConnectedAccount, charge_id: str) -> Outcome:
@@ -94,7 +106,7 @@ class Repairer:
         payment = self._payment_of_charge(charge, account)
         if payment is None:
             return _not_ours(charge)
-        record(self.payments, self.notifier, payment, observe_charge(charge), self.clock())
+        self._record_charge(account, payment, charge)
         return Outcome.APPLIED
 
     def _source(self, account: ConnectedAccount, source_id: str) -> Outcome:
@@ -115,8 +127,17 @@ class Repairer:
             charge_params(payment, source),
             idempotency_key=charge_idempotency_key(source["id"]),
         )
-        record(self.payments, self.notifier, payment, observe_charge(charge), self.clock())
+        self._record_charge(account, payment, charge)
         return Outcome.APPLIED
+
+    def _record_charge(
+        self, account: ConnectedAccount, payment: Payment, charge: dict[str, Any]
+    ) -> None:
+        def observe() -> Observation:
+            return observe_charge(self.stripe.retrieve_charge(account.account_id, charge["id"]))
+
+        first = observe_charge(charge)
+        record(self.payments, self.notifier, payment, observe, self.clock(), first)
 
     def _customer_source(self, account: ConnectedAccount, source: dict[str, Any]) -> Outcome:
         # Cards and Sources attached to customers are not saved payment methods of ours.

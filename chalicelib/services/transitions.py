@@ -13,10 +13,40 @@ _ATTEMPTS = 5
 
 
 def record(
-    payments: PaymentStore, notifier: Notifier, payment: Payment, seen: Observation, now: str
+    payments: PaymentStore,
+    notifier: Notifier,
+    payment: Payment,
+    observe: Callable[[], Observation],
+    now: str,
+    first: Observation | None = None,
 ) -> Payment:
-    """Apply the observation to the payment exactly once, however many callers race on it."""
-    payment = _write(payments, payment, lambda current: apply(current, seen, now), notify=True)
+    """Apply what Stripe says about the payment, once, however many callers race on it.
+
+    A change is only written on a Stripe read (`observe()`) made after the payment read that
+    its conditional write depends on. Writes then land in the order of their reads: a caller
+    that read Stripe before another one wrote can never put an older state over a newer one.
+    `first`, a read made before the payment was read, spares that second read when it shows
+    nothing new.
+    """
+    seen = first
+    for _ in range(_ATTEMPTS):
+        fresh = seen is None
+        seen = observe() if seen is None else seen
+        updated = apply(payment, seen, now)
+        if updated is None:
+            break
+        if not fresh:
+            seen = None
+            continue
+        try:
+            payments.save(updated, payment.version, notification_of(updated))
+        except ConcurrentUpdate:
+            payment, seen = _reread(payments, payment), None
+            continue
+        payment = updated
+        break
+    else:
+        raise ConcurrentUpdate(f"payment {payment.payment_id} kept changing under us")
     publish_pending(payments, notifier, payment.payment_id)
     return payment
 
@@ -26,30 +56,24 @@ def link_source(payments: PaymentStore, payment: Payment, source_id: str, now: s
 
     Not a change of state, so the platform is not told.
     """
-    return _write(payments, payment, lambda current: linked(current, source_id, now), notify=False)
-
-
-def _write(
-    payments: PaymentStore,
-    payment: Payment,
-    decide: Callable[[Payment], Payment | None],
-    notify: bool,
-) -> Payment:
-    """Write what `decide` makes of the stored payment, re-reading and deciding again on a race."""
     for _ in range(_ATTEMPTS):
-        updated = decide(payment)
+        updated = linked(payment, source_id, now)
         if updated is None:
             return payment
         try:
-            payments.save(updated, payment.version, notification_of(updated) if notify else None)
+            payments.save(updated, payment.version, None)
         except ConcurrentUpdate:
-            current = payments.get(payment.payment_id)
-            if current is None:
-                raise NotFound(f"payment {payment.payment_id} vanished") from None
-            payment = current
+            payment = _reread(payments, payment)
             continue
         return updated
     raise ConcurrentUpdate(f"payment {payment.payment_id} kept changing under us")
+
+
+def _reread(payments: PaymentStore, payment: Payment) -> Payment:
+    current = payments.get(payment.payment_id)
+    if current is None:
+        raise NotFound(f"payment {payment.payment_id} vanished")
+    return current
 
 
 def publish_pending(payments: PaymentStore, notifier: Notifier, payment_id: str) -> int:
