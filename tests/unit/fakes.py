@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,11 +26,19 @@ class MemoryPayments:
     def __init__(self) -> None:
         self.items: dict[str, Payment] = {}
         self.outboxes: dict[str, dict[str, dict[str, Any]]] = {}
+        # Reads of a consumer that lost a race: the payments as they were when it read.
+        self.as_of: Callable[[], Mapping[str, Payment] | None] | None = None
+        self.writes = 0  # attempted: whoever writes reads at least what it wrote, or was refused
+
+    def _items(self) -> Mapping[str, Payment]:
+        past = self.as_of() if self.as_of is not None else None
+        return self.items if past is None else past
 
     def get(self, payment_id: str) -> Payment | None:
-        return self.items.get(payment_id)
+        return self._items().get(payment_id)
 
     def insert(self, payment: Payment) -> None:
+        self.writes += 1
         if payment.payment_id in self.items:
             raise Conflict(f"payment {payment.payment_id} already exists")
         self.items[payment.payment_id] = payment
@@ -39,6 +47,7 @@ class MemoryPayments:
     def save(
         self, payment: Payment, expected_version: int, notification: Mapping[str, Any] | None
     ) -> None:
+        self.writes += 1
         stored = self.items.get(payment.payment_id)
         if stored is None or stored.version != expected_version:
             raise ConcurrentUpdate(f"payment {payment.payment_id} changed")
@@ -49,10 +58,10 @@ class MemoryPayments:
             self.outboxes[payment.payment_id][notification["notification_id"]] = copied
 
     def find_by_charge(self, charge_id: str) -> Payment | None:
-        return next((p for p in self.items.values() if p.charge_id == charge_id), None)
+        return next((p for p in self._items().values() if p.charge_id == charge_id), None)
 
     def find_by_source(self, source_id: str) -> Payment | None:
-        return next((p for p in self.items.values() if p.source_id == source_id), None)
+        return next((p for p in self._items().values() if p.source_id == source_id), None)
 
     def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
         pending = list(self.outboxes.get(payment_id, {}).values())
@@ -127,9 +136,8 @@ class StoreStripe:
         self.store = store
         self._answers: dict[tuple[str, str], dict[str, Any]] = {}
         self.calls: list[str] = []
-        # Objects as they were at some earlier moment: what a consumer that read Stripe
-        # before a racing one, and writes after it, acts on.
-        self.as_of: dict[str, dict[str, Any]] | None = None
+        # Reads of a consumer that lost a race: the objects as they were at the moment it read.
+        self.as_of: Callable[[], Mapping[str, dict[str, Any]] | None] | None = None
 
     def _call(self, name: str, action: Any) -> dict[str, Any]:
         self.calls.append(name)
@@ -139,8 +147,9 @@ class StoreStripe:
             raise StripeRejected(error.message, code=error.code, status=error.status) from None
 
     def _get(self, account_id: str, kind: str, object_id: str) -> dict[str, Any]:
-        if self.as_of is not None and object_id in self.as_of:
-            return copy.deepcopy(self.as_of[object_id])
+        past = self.as_of() if self.as_of is not None else None
+        if past is not None and object_id in past:
+            return copy.deepcopy(past[object_id])
         return self.store.get(account_id, kind, object_id)
 
     def _once(self, account_id: str, key: str, action: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 import pytest
 
 from chalicelib.consumer import BatchIncomplete, run_batch
+from chalicelib.domain.errors import StripeUnavailable
 
 
 def records(*ids):
@@ -42,3 +43,19 @@ def test_a_failed_delete_does_not_fail_the_batch():
         raise RuntimeError("sqs down")
 
     assert run_batch(records("a"), lambda r: "applied", delete) == ["applied"]
+
+
+def test_once_stripe_is_found_down_the_rest_of_the_batch_goes_back_untried():
+    tried, deleted = [], []
+
+    def handle(record):
+        tried.append(record["body"])
+        if record["body"] == "b":
+            raise StripeUnavailable("Stripe unreachable")
+        return "applied"
+
+    with pytest.raises(BatchIncomplete) as raised:
+        run_batch(records("a", "b", "c", "d"), handle, deleted.append)
+    assert tried == ["a", "b"]
+    assert raised.value.failed_ids == ["b", "c", "d"]
+    assert deleted == ["rh-a"]

@@ -1,6 +1,13 @@
 """The metadata written on a PaymentIntent is enough to rebuild its payment."""
 
-from chalicelib.domain.metadata import payment_id_of, payment_metadata, rebuild_payment
+from dataclasses import replace
+
+from chalicelib.domain.metadata import (
+    payment_id_of,
+    payment_metadata,
+    rebuild_payment,
+    rebuild_payment_from_source,
+)
 from chalicelib.domain.payments import InvoiceLine, Payment
 
 
@@ -26,3 +33,18 @@ def test_objects_the_service_did_not_create_are_not_claimed():
     assert payment_id_of({"payment_id": "pay_1"}) is None
     assert payment_id_of(None) is None
     assert rebuild_payment({"id": "pi_x", "metadata": {}}, "acct_1") is None
+
+
+def test_a_source_carrying_a_payments_metadata_rebuilds_it_with_its_own_amount():
+    payment = Payment(
+        "pay_2", "co_1", "acct_1", 800, "usd", (InvoiceLine("INV-3", 800),), "2026-11-29"
+    )
+    source = {
+        "id": "src_1",
+        "amount": 800,
+        "currency": "usd",
+        "metadata": payment_metadata(payment),
+    }
+    assert rebuild_payment_from_source(source, "acct_1") == replace(payment, source_id="src_1")
+    assert rebuild_payment_from_source(dict(source, amount=None), "acct_1").amount == 800
+    assert rebuild_payment_from_source(dict(source, metadata={}), "acct_1") is None

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,14 +129,15 @@ class World:
         )
         self.acts = list(journey.acts)
         self.emitted: list[dict[str, Any]] = []
-        self.emitted_at: list[int] = []  # the moment (index in history) each was emitted
+        self.emitted_at: list[int] = []  # the moment each event was emitted
         self.owed: set[int] = set()  # events not yet handled successfully
-        self.history: list[dict[str, dict[str, Any]]] = []  # Stripe's objects after each act
+        # Stripe's objects and the stored payments after each step, for late readers.
+        self.moments: list[tuple[dict[str, dict[str, Any]], dict[str, Payment]]] = []
         self._seen: set[str] = set()
         self.payment_intent_id: str | None = None
         self.source_id: str | None = None
         self._begin(journey, stored)
-        self._remember()
+        self._remember(stripe_changed=True)
         self.collect()
 
     def _begin(self, journey: Journey, stored: bool) -> None:
@@ -178,11 +180,15 @@ class World:
             )["id"]
 
     # --- what happens -------------------------------------------------------------------
-    def _remember(self) -> None:
-        objects = next(
-            a["objects"] for a in self.store.dump()["accounts"] if a["account"]["id"] == ACCOUNT
-        )
-        self.history.append({obj["id"]: obj for obj in objects})
+    def _remember(self, stripe_changed: bool) -> None:
+        if stripe_changed or not self.moments:
+            objects = next(
+                a["objects"] for a in self.store.dump()["accounts"] if a["account"]["id"] == ACCOUNT
+            )
+            stripe_now = {obj["id"]: obj for obj in objects}
+        else:
+            stripe_now = self.moments[-1][0]
+        self.moments.append((stripe_now, dict(self.payments.items)))
 
     def collect(self) -> None:
         """Queue what Stripe emitted since the last look, as the webhook would."""
@@ -193,46 +199,52 @@ class World:
             if decide(envelope_of(event), stage_livemode=False) is Verdict.QUEUE:
                 self.owed.add(len(self.emitted))
                 self.emitted.append(event)
-                self.emitted_at.append(len(self.history) - 1)
+                self.emitted_at.append(len(self.moments) - 1)
 
     def act(self) -> None:
         self.acts.pop(0)(self)
-        self._remember()
+        self._remember(stripe_changed=True)
         self.collect()
 
     def deliver(
-        self, index: int, eventbridge_down: bool = False, read_at: int | None = None
+        self, index: int, eventbridge_down: bool = False, late: LateReads | None = None
     ) -> None:
-        """Handle the event; read_at: Stripe as it was then (a consumer that lost a race)."""
-        self.notifier.down = eventbridge_down
-        self.stripe.as_of = None if read_at is None else self.history[read_at]
+        """Handle the event, as a consumer that reads now, or (late) one that lost a race."""
         charges_created = self.stripe.calls.count("create_charge")
         try:
-            self.repairer.handle(QueuedEvent.from_body(json.dumps(self.emitted[index])))
+            with self._conditions(eventbridge_down, late):
+                self.repairer.handle(QueuedEvent.from_body(json.dumps(self.emitted[index])))
         except NotifierDown:
-            assert eventbridge_down
             self.owed.add(index)  # the message goes back to the queue
         else:
-            if read_at is None:  # a racing copy does not stand for the fresh one
+            if late is None:  # a racing copy does not stand for the fresh one
                 self.owed.discard(index)
-        finally:
-            self.notifier.down = False
-            self.stripe.as_of = None
-        if self.stripe.calls.count("create_charge") != charges_created:
+        stripe_changed = self.stripe.calls.count("create_charge") != charges_created
+        self._remember(stripe_changed)
+        if stripe_changed:
             self.collect()  # the service's own call to Stripe made events too
 
-    def sync(self, eventbridge_down: bool = False, read_at: int | None = None) -> None:
-        self.notifier.down = eventbridge_down
-        self.stripe.as_of = None if read_at is None else self.history[read_at]
+    def sync(self, eventbridge_down: bool = False, late: LateReads | None = None) -> None:
         try:
-            self.service.sync(PAYMENT_ID)
-        except NotFound:
-            pass  # not stored yet: the platform gets a 404
+            with self._conditions(eventbridge_down, late):
+                self.service.sync(PAYMENT_ID)
+        except (NotFound, NotifierDown):
+            pass  # a 404 (not stored yet) or a 5xx for the platform
+        self._remember(stripe_changed=False)
+
+    @contextmanager
+    def _conditions(self, eventbridge_down: bool, late: LateReads | None) -> Iterator[None]:
+        self.notifier.down = eventbridge_down
+        if late is not None:
+            self.stripe.as_of, self.payments.as_of = late.stripe, late.payments
+        try:
+            yield
         except NotifierDown:
             assert eventbridge_down
+            raise
         finally:
             self.notifier.down = False
-            self.stripe.as_of = None
+            self.stripe.as_of = self.payments.as_of = None
 
     # --- what came of it ----------------------------------------------------------------
     def _charges(self) -> list[str]:
@@ -280,6 +292,37 @@ class World:
         ]
 
 
+class LateReads:
+    """The reads of a consumer that lost a race against the steps since `earliest`.
+
+    Each read (of Stripe or of a payment) sees the world as it was at a moment drawn between
+    its previous read and now, never going back. Its writes happen now: once it has written,
+    or been refused a write, it reads the present.
+    """
+
+    def __init__(self, world: World, earliest: int, draw: Callable[..., Any]) -> None:
+        self.world, self.draw = world, draw
+        self.moment: int | None = earliest
+        self.writes = world.payments.writes
+
+    def _moment(self) -> int | None:
+        if self.moment is None or self.world.payments.writes != self.writes:
+            self.moment = None
+            return None
+        self.moment = self.draw(
+            st.integers(self.moment, len(self.world.moments) - 1), label="read at moment"
+        )
+        return self.moment
+
+    def stripe(self) -> dict[str, dict[str, Any]] | None:
+        moment = self._moment()
+        return None if moment is None else self.world.moments[moment][0]
+
+    def payments(self) -> dict[str, Payment] | None:
+        moment = self._moment()
+        return None if moment is None else self.world.moments[moment][1]
+
+
 _references: dict[tuple[str, bool], tuple[tuple, list[tuple]]] = {}
 
 
@@ -298,12 +341,6 @@ def in_order(journey: Journey, stored: bool) -> tuple[tuple, list[tuple]]:
     return _references[key]
 
 
-def raced(earliest: int, latest: int) -> st.SearchStrategy[int | None]:
-    """Now (None), or now and then a read of Stripe made at an earlier moment that writes late."""
-    stale = st.integers(earliest, latest)
-    return st.integers(0, 4).flatmap(lambda n: stale if n == 4 else st.none())
-
-
 def is_subsequence(part: list, whole: list) -> bool:
     remaining = iter(whole)
     return all(item in remaining for item in part)
@@ -320,7 +357,7 @@ def test_any_schedule_ends_as_in_order_delivery(journey, data):
     schedules_run["count"] += 1
     stored = data.draw(st.booleans(), label="payment stored before the first event")
     world = World(journey, stored)
-    outage = st.integers(0, 4).map(lambda n: n == 4)  # EventBridge down now and then
+    sometimes = st.integers(0, 4).map(lambda n: n == 4)
     for _ in range(MAX_STEPS):
         moves = (["act"] if world.acts else []) + ["deliver", "sync"]
         if not world.acts and not world.owed:
@@ -332,11 +369,18 @@ def test_any_schedule_ends_as_in_order_delivery(journey, data):
             world.act()
         elif move == "deliver" and world.emitted:
             index = data.draw(st.integers(0, len(world.emitted) - 1), label="event")
-            read_at = data.draw(raced(world.emitted_at[index], len(world.history) - 1))
-            world.deliver(index, data.draw(outage, label="EventBridge down"), read_at)
+            late = data.draw(sometimes, label="lost a race")
+            world.deliver(
+                index,
+                data.draw(sometimes, label="EventBridge down"),
+                LateReads(world, world.emitted_at[index], data.draw) if late else None,
+            )
         elif move == "sync":
-            read_at = data.draw(raced(0, len(world.history) - 1))
-            world.sync(data.draw(outage, label="EventBridge down"), read_at)
+            late = data.draw(sometimes, label="lost a race")
+            world.sync(
+                data.draw(sometimes, label="EventBridge down"),
+                LateReads(world, 0, data.draw) if late else None,
+            )
     # Whatever is left happens in the end: Stripe retries until every event is handled.
     while world.acts or world.owed:
         if world.acts:
