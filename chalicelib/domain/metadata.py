@@ -75,7 +75,8 @@ def _rebuild(
     source_id: str | None = None,
 ) -> Payment | None:
     payment_id = payment_id_of(metadata)
-    if payment_id is None or metadata is None:
+    # A Source made by hand may name the payment without describing it: nothing to rebuild.
+    if payment_id is None or metadata is None or not metadata.get("company_id"):
         return None
     return Payment(
         payment_id=payment_id,

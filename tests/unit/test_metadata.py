@@ -48,3 +48,13 @@ def test_a_source_carrying_a_payments_metadata_rebuilds_it_with_its_own_amount()
     assert rebuild_payment_from_source(source, "acct_1") == replace(payment, source_id="src_1")
     assert rebuild_payment_from_source(dict(source, amount=None), "acct_1").amount == 800
     assert rebuild_payment_from_source(dict(source, metadata={}), "acct_1") is None
+
+
+def test_a_source_naming_a_payment_without_describing_it_rebuilds_nothing():
+    source = {
+        "id": "src_1",
+        "amount": 800,
+        "currency": "usd",
+        "metadata": {"owner": "stripe-bridge", "payment_id": "pay_3"},
+    }
+    assert rebuild_payment_from_source(source, "acct_1") is None

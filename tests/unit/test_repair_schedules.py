@@ -3,10 +3,10 @@
 Stripe delivers at least once and in no particular order, while the customer keeps acting.
 For each journey, Hypothesis interleaves the customer's acts with deliveries of any event
 emitted so far (duplicates included), the platform's own syncs, consumers that lose a race
-(they read Stripe earlier and write later), and EventBridge outages that make a handling fail
-and its event come back. Whatever the schedule, the payment ends in the
-state that delivering each event once, right after it happened, gives; each state reached is
-told to the platform once, under one notification id, in the order it happened.
+(they read earlier and write later), and EventBridge outages that make a handling fail and its
+event come back. Whatever the schedule, the payment ends in the state that delivering each
+event once, right after it happened, gives; each state reached is told to the platform once,
+under one notification id, in the order it happened.
 """
 
 from __future__ import annotations
