@@ -5,28 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.payment_methods import SavedPaymentMethod
-from chalicelib.domain.payments import Payment
+from chalicelib.domain.payments import Payment, describe
 
 
 def payment_view(payment: Payment) -> dict[str, Any]:
-    return {
-        "payment_id": payment.payment_id,
-        "company_id": payment.company_id,
-        "account_id": payment.account_id,
-        "status": str(payment.status),
-        "amount": payment.amount,
-        "amount_received": payment.amount_received,
-        "amount_remaining": payment.amount_remaining,
-        "currency": payment.currency,
-        "invoices": [{"invoice_id": i.invoice_id, "amount": i.amount} for i in payment.invoices],
-        "payment_intent_id": payment.payment_intent_id,
-        "charge_id": payment.charge_id,
-        "source_id": payment.source_id,
-        "failure_code": payment.failure_code,
-        "failure_message": payment.failure_message,
-        "created_at": payment.created_at,
-        "updated_at": payment.updated_at,
-    }
+    return {**describe(payment), "created_at": payment.created_at, "updated_at": payment.updated_at}
 
 
 def payment_method_view(method: SavedPaymentMethod) -> dict[str, Any]:

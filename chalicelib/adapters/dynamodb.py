@@ -311,5 +311,6 @@ def _account(values: dict[str, Any]) -> ConnectedAccount:
     return ConnectedAccount(**fields)
 
 
-def _notification_order(notification: Mapping[str, Any]) -> tuple[str, str]:
-    return (notification.get("occurred_at") or "", notification["notification_id"])
+def _notification_order(notification: Mapping[str, Any]) -> int:
+    # Versions only grow, so they order a payment's notifications (v10 after v9).
+    return int(notification["notification_id"].rsplit(".v", 1)[1])

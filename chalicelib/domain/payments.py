@@ -174,10 +174,9 @@ def _bank_transfer_remaining(payment_intent: Mapping[str, Any]) -> int | None:
     return int(remaining) if remaining is not None else None
 
 
-def notification_of(payment: Payment) -> dict[str, Any]:
-    """What the platform is told when a payment changes; its id is stable across re-sends."""
+def describe(payment: Payment) -> dict[str, Any]:
+    """The payment's facts as the platform sees them, in the API and in notifications."""
     return {
-        "notification_id": f"{payment.payment_id}.v{payment.version}",
         "payment_id": payment.payment_id,
         "company_id": payment.company_id,
         "account_id": payment.account_id,
@@ -189,7 +188,17 @@ def notification_of(payment: Payment) -> dict[str, Any]:
         "invoices": [{"invoice_id": i.invoice_id, "amount": i.amount} for i in payment.invoices],
         "payment_intent_id": payment.payment_intent_id,
         "charge_id": payment.charge_id,
+        "source_id": payment.source_id,
         "failure_code": payment.failure_code,
         "failure_message": payment.failure_message,
+    }
+
+
+def notification_of(payment: Payment) -> dict[str, Any]:
+    """What the platform is told when a payment changes; its id is stable across re-sends."""
+    return {
+        "notification_id": f"{payment.payment_id}.v{payment.version}",
+        "version": payment.version,
+        **describe(payment),
         "occurred_at": payment.updated_at,
     }
