@@ -71,7 +71,7 @@ def observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
     common = {
         "currency": payment_intent["currency"],
         "amount_received": payment_intent.get("amount_received") or 0,
-        "charge_id": _charge_id(payment_intent.get("latest_charge")),
+        "charge_id": expandable_id(payment_intent.get("latest_charge")),
     }
     if status == "succeeded":
         return Observation(PaymentStatus.SUCCEEDED, amount_remaining=0, **common)
@@ -161,10 +161,11 @@ def _same_facts(a: Payment, b: Payment) -> bool:
     return replace(a, version=0, updated_at=None) == replace(b, version=0, updated_at=None)
 
 
-def _charge_id(latest_charge: Any) -> str | None:
-    if isinstance(latest_charge, Mapping):
-        return latest_charge.get("id")
-    return latest_charge
+def expandable_id(value: Any) -> str | None:
+    """The id of one of Stripe's expandable fields: an id, an expanded object, or nothing."""
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return value or None
 
 
 def _bank_transfer_remaining(payment_intent: Mapping[str, Any]) -> int | None:

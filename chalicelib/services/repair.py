@@ -19,6 +19,7 @@ from chalicelib.domain.payment_methods import observe_bank_account
 from chalicelib.domain.payments import (
     Observation,
     Payment,
+    expandable_id,
     observe_charge,
     observe_payment_intent,
 )
@@ -99,7 +100,7 @@ class Repairer:
 
     def _charge(self, account: ConnectedAccount, charge_id: str) -> Outcome:
         charge = self.stripe.retrieve_charge(account.account_id, charge_id)
-        payment_intent_id = _id(charge.get("payment_intent"))
+        payment_intent_id = expandable_id(charge.get("payment_intent"))
         if payment_intent_id is not None:
             return self._payment_intent(account, payment_intent_id)
         # A legacy charge, made from a Source: no PaymentIntent to ask.
@@ -194,7 +195,7 @@ class Repairer:
         payment = self.payments.get(payment_id) if payment_id else None
         if payment is None:
             payment = self.payments.find_by_charge(charge["id"])
-        source_id = _id(charge.get("source"))
+        source_id = expandable_id(charge.get("source"))
         if payment is None and source_id is not None:
             payment = self.payments.find_by_source(source_id)
         return _of_account(payment, account)
@@ -210,13 +211,6 @@ def _of_account(payment: Payment | None, account: ConnectedAccount) -> Payment |
         )
         return None
     return payment
-
-
-def _id(value: Any) -> str | None:
-    """The id of an expandable field: a string, an expanded object, or nothing."""
-    if isinstance(value, dict):
-        return value.get("id")
-    return value or None
 
 
 def _not_ours(stripe_object: dict[str, Any]) -> Outcome:

@@ -28,25 +28,20 @@ def record(
     `first`, a read made before the payment was read, spares that second read when it shows
     nothing new.
     """
-    seen = first
-    for _ in range(_ATTEMPTS):
-        fresh = seen is None
-        seen = observe() if seen is None else seen
-        updated = apply(payment, seen, now)
-        if updated is None:
+    if first is None or apply(payment, first, now) is not None:
+        for _ in range(_ATTEMPTS):
+            updated = apply(payment, observe(), now)
+            if updated is None:
+                break
+            try:
+                payments.save(updated, payment.version, notification_of(updated))
+            except ConcurrentUpdate:
+                payment = _reread(payments, payment)
+                continue
+            payment = updated
             break
-        if not fresh:
-            seen = None
-            continue
-        try:
-            payments.save(updated, payment.version, notification_of(updated))
-        except ConcurrentUpdate:
-            payment, seen = _reread(payments, payment), None
-            continue
-        payment = updated
-        break
-    else:
-        raise ConcurrentUpdate(f"payment {payment.payment_id} kept changing under us")
+        else:
+            raise ConcurrentUpdate(f"payment {payment.payment_id} kept changing under us")
     publish_pending(payments, notifier, payment.payment_id)
     return payment
 

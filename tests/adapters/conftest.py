@@ -1,6 +1,5 @@
 """The adapters against the real AWS APIs, served by moto with infra/template.yaml deployed."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,12 +8,6 @@ from local.aws import LocalAws, deploy_stack
 
 SERVICE = "adapters-test"
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
-
-
-@pytest.fixture(scope="session")
-def aws() -> Iterator[LocalAws]:
-    with LocalAws(port=0) as local:
-        yield local
 
 
 @pytest.fixture(scope="session")

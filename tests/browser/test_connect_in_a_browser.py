@@ -55,7 +55,9 @@ def test_the_admin_follows_the_link_clicks_connect_and_the_account_is_stored(sta
 
     [listed] = accounts_of(stack, company)
     assert (listed["account_id"], listed["status"], listed["connected_by"]) == (
-        account_id, "connected", "admin-7"
+        account_id,
+        "connected",
+        "admin-7",
     )
     item = stack.client("dynamodb").get_item(
         TableName=f"{SERVICE_NAME}-accounts", Key={"account_id": {"S": account_id}}

@@ -35,12 +35,6 @@ NOW = "2026-11-29T12:00:00.000+00:00"
 
 
 @pytest.fixture(scope="session")
-def aws() -> Iterator[LocalAws]:
-    with LocalAws(port=0) as local:
-        yield local
-
-
-@pytest.fixture(scope="session")
 def standin() -> Iterator[StripeStandin]:
     with StripeStandin(port=0, api_key=STRIPE_KEY, client_id="ca_consumer") as server:
         yield server

@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from local.stack import DEMO_ACCOUNT, DEMO_COMPANY, SERVICE_NAME, free_port
+from tests.waiting import wait_until
 
 PROJECT = Path(__file__).resolve().parents[2]
 ARTIFACTS = PROJECT / "artifacts" / "e2e"
@@ -119,17 +120,6 @@ def call(method: str, url: str, body: Any = None, headers: dict | None = None):
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
-
-
-def wait_until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

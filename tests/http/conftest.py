@@ -27,12 +27,6 @@ FIXTURES = Path(
 
 
 @pytest.fixture(scope="session")
-def aws() -> Iterator[LocalAws]:
-    with LocalAws(port=0) as local:
-        yield local
-
-
-@pytest.fixture(scope="session")
 def standin() -> Iterator[StripeStandin]:
     with StripeStandin(port=0, api_key=STRIPE_KEY, client_id="ca_http") as server:
         yield server

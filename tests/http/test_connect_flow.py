@@ -143,9 +143,7 @@ def test_a_link_is_a_url_of_the_service_that_expires_in_15_minutes(client):
     assert answer["company_id"] == "co_1" and answer["expires_at"]
 
 
-def test_opening_a_link_sends_the_admin_to_stripe_with_a_state_bound_to_a_cookie(
-    client, standin
-):
+def test_opening_a_link_sends_the_admin_to_stripe_with_a_state_bound_to_a_cookie(client, standin):
     admin = Admin(client)
     response = admin.open(new_link(client, "co_1", email="owner@example.com"))
     assert response.status_code == 302
@@ -164,7 +162,11 @@ def test_opening_a_link_sends_the_admin_to_stripe_with_a_state_bound_to_a_cookie
     assert len(query["state"][0]) >= 40 and query["state"][0] != admin.cookie
     attributes = [a.strip() for a in response.headers["Set-Cookie"].split(";")[1:]]
     assert attributes == [
-        "Max-Age=3600", "Path=/connect/oauth/callback", "HttpOnly", "SameSite=Lax", "Secure"
+        "Max-Age=3600",
+        "Path=/connect/oauth/callback",
+        "HttpOnly",
+        "SameSite=Lax",
+        "Secure",
     ]
 
 
@@ -220,7 +222,10 @@ def test_the_admin_connects_and_sees_the_webhook_to_configure(client, aws, outpu
 def test_the_success_page_speaks_french_when_the_link_says_so(client):
     company = unique("co-fr")
     page = connect(
-        client, company, f"{company}@example.com", locale="fr",
+        client,
+        company,
+        f"{company}@example.com",
+        locale="fr",
         return_url="https://platform.example.com/réglages?a=1&b=<2>",
     )
     body = page.body.decode()
@@ -389,9 +394,7 @@ def test_an_account_connected_to_another_company_is_refused_and_left_with_it(cli
     assert standin.store.is_connected(account["account_id"])  # the owner keeps it
 
 
-def test_an_account_another_company_disconnected_is_refused_and_not_left_attached(
-    client, standin
-):
+def test_an_account_another_company_disconnected_is_refused_and_not_left_attached(client, standin):
     owner, other = unique("co-gone"), unique("co-taker")
     email = f"{owner}@example.com"
     connect(client, owner, email)

@@ -1,6 +1,5 @@
 """One local AWS (moto on loopback) shared by the tests of the local tooling."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,5 @@ def template_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_aws() -> Iterator[LocalAws]:
-    with LocalAws(port=0) as aws:
-        yield aws
+def local_aws(aws: LocalAws) -> LocalAws:
+    return aws

@@ -11,7 +11,7 @@ import stripe
 
 from chalicelib.adapters.stripe_api import API_VERSION
 from chalicelib.domain.webhooks import HANDLED_EVENT_TYPES
-from local.aws import LocalAws, put_secrets
+from local.aws import put_secrets
 from local.stripe_standin import StripeStandin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,8 +20,8 @@ URL = "https://bridge.example.com/api/webhooks/stripe"
 
 
 @pytest.fixture(scope="module")
-def world():
-    with LocalAws(port=0) as aws, StripeStandin(port=0, api_key=KEY) as standin:
+def world(aws):
+    with StripeStandin(port=0, api_key=KEY) as standin:
         put_secrets(
             aws,
             "/ops-test",

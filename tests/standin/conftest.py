@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import pytest
 import stripe
 
 from local.stripe_standin import StripeStandin
+from tests.waiting import wait_until
 
 API_KEY = "sk_test_standin"
 CLIENT_ID = "ca_standin"
@@ -22,14 +22,7 @@ CLIENT_ID = "ca_standin"
 
 def eventually(check: Callable, timeout: float = 5.0):
     """Polls `check` until it returns something truthy (webhooks arrive on another thread)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout}s: {check}")
-        time.sleep(0.01)
+    return wait_until(check, timeout, str(check), interval=0.01)
 
 
 class Control:

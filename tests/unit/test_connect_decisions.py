@@ -43,7 +43,10 @@ def test_a_full_connect_request_is_parsed():
         "return_url": "https://platform.example.com/settings/payments",
     }
     assert parse_connect_request("co_1", body) == ConnectRequest(
-        "co_1", "admin@example.com", "Jane (user 42)", "fr",
+        "co_1",
+        "admin@example.com",
+        "Jane (user 42)",
+        "fr",
         "https://platform.example.com/settings/payments",
     )
 

@@ -50,9 +50,7 @@ class Sessions:
 class Accounts(MemoryAccounts):
     def attach(self, account):
         before = self.items.get(account.account_id)
-        if before is None or (
-            before.company_id == account.company_id and not before.is_connected
-        ):
+        if before is None or (before.company_id == account.company_id and not before.is_connected):
             self.items[account.account_id] = replace(
                 account, webhook_secrets=before.webhook_secrets if before else ()
             )
@@ -103,7 +101,12 @@ def make_world():
     counter = itertools.count()
     sessions, accounts, oauth, clock = Sessions(), Accounts(), OAuth(), Clock()
     service = ConnectService(
-        sessions, accounts, oauth, link_ttl_seconds=900, state_ttl_seconds=3600, clock=clock,
+        sessions,
+        accounts,
+        oauth,
+        link_ttl_seconds=900,
+        state_ttl_seconds=3600,
+        clock=clock,
         new_secret=lambda: f"secret-{next(counter)}",
     )
     return service, sessions, accounts, oauth, clock
@@ -196,7 +199,9 @@ def test_the_state_is_checked_before_the_code_is_exchanged(world):
     ):
         service_failure = failure_of(service.finish, seen)
         assert service_failure in (
-            Failure.STATE_MISSING, Failure.STATE_UNKNOWN, Failure.STATE_MISMATCH
+            Failure.STATE_MISSING,
+            Failure.STATE_UNKNOWN,
+            Failure.STATE_MISMATCH,
         )
     assert oauth.exchanged == [] and accounts.items == {}
     # None of that spent the rightful browser's state.
