@@ -19,7 +19,13 @@ from chalicelib.domain.errors import (
     StripeUnavailable,
     WebhookRejected,
 )
+from chalicelib.domain.webhooks import (
+    OUTCOME_METRICS,
+    REJECTED_MALFORMED_METRIC,
+    REJECTION_METRICS,
+)
 from chalicelib.observability import count, logger
+from chalicelib.services.ingest import EnqueueFailed
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> Response:
@@ -89,13 +95,6 @@ def public_base_url(current_request: Any) -> str:
 
 def webhook_response(run: Callable[[], Any]) -> Response:
     """Run one webhook ingest and answer Stripe: 200, 400 with a short reason, or 503."""
-    from chalicelib.domain.webhooks import (
-        OUTCOME_METRICS,
-        REJECTED_MALFORMED_METRIC,
-        REJECTION_METRICS,
-    )
-    from chalicelib.services.ingest import EnqueueFailed
-
     try:
         result = run()
     except WebhookRejected as rejected:
