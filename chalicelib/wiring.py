@@ -157,11 +157,9 @@ def repairer() -> Any:
 
 def reset() -> None:
     """Forget every cached client and setting (tests that change the environment)."""
-    for cached in (settings, aws, secrets, _stripe_api, payment_store, account_store):
-        cached.cache_clear()
-    for cached in (event_queue, notifier, _stripe_client, connect_sessions):
-        cached.cache_clear()
-    payment_method_store.cache_clear()
+    for value in list(globals().values()):
+        if callable(getattr(value, "cache_clear", None)):
+            value.cache_clear()
 
 
 def platform_verifier() -> Any:
