@@ -7,6 +7,7 @@ LocalStack on free ports. The same infra/template.yaml as in AWS is deployed int
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -16,10 +17,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from chalicelib.adapters.dynamodb import DynamoAccountStore
 from chalicelib.adapters.secrets import SsmSecrets
 from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.settings import Settings
@@ -56,7 +58,6 @@ class StackConfig:
     # Off: an admin connects a Stripe account by following a connect link, as in production.
     seed_demo_account: bool = False
     log_dir: Path | None = None  # None: the processes write to this terminal
-    extra_env: dict[str, str] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -152,8 +153,6 @@ class LocalStack:
     def seed_account(self, account_id: str, company_id: str) -> None:
         """A connected account on both sides, as if its admin had gone through OAuth."""
         _post_json(f"{self.stripe.url}/_standin/accounts", {"id": account_id})
-        from chalicelib.adapters.dynamodb import DynamoAccountStore
-
         store = DynamoAccountStore(self.aws.client("dynamodb"), self.outputs["AccountsTableName"])
         store.put(ConnectedAccount(account_id, company_id, livemode=False, connected_at=now()))
 
@@ -163,7 +162,6 @@ class LocalStack:
             "STRIPE_API_BASE": self.stripe.url,
             "PUBLIC_BASE_URL": self.api_url,
             "EVENTS_QUEUE_URL": self.outputs["EventsQueueUrl"],
-            **self.config.extra_env,
         }
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
@@ -205,8 +203,6 @@ class LocalStack:
 
 
 def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )
