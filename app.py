@@ -6,7 +6,6 @@ maps the result. Read chalicelib/services for what they do.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from chalice import Chalice, Response
@@ -30,12 +29,13 @@ from chalicelib.observability import count, logger, metrics
 from chalicelib.services.account_webhooks import account_webhook, set_signing_secrets
 from chalicelib.services.ingest import ingest, ingest_for_account
 from chalicelib.services.payment_methods import saved_payment_method
-from chalicelib.settings import DEFAULT_SERVICE_NAME
+from chalicelib.settings import StageBinding
 
-# Read when Chalice builds the deployment, so it must come from the deploying shell.
-EVENTS_QUEUE = os.environ.get("EVENTS_QUEUE_NAME", f"{DEFAULT_SERVICE_NAME}-events")
+# Read while `chalice deploy/package --stage S` imports this module, with stage S's variables
+# set: each stage gets its own API name (the ApiName of its metrics) and its own queue.
+STAGE = StageBinding.from_env()
 
-app = Chalice(app_name="stripe-bridge", configure_logs=False)
+app = Chalice(app_name=STAGE.service_name, configure_logs=False)
 
 
 def request() -> Any:
@@ -191,7 +191,11 @@ def stripe_account_webhook(account_id: str) -> Response:
 # --- Queue consumer -----------------------------------------------------------------------
 
 
-@app.on_sqs_message(queue=EVENTS_QUEUE, batch_size=10)
+@app.on_sqs_message(
+    queue=STAGE.events_queue,
+    batch_size=10,
+    maximum_concurrency=STAGE.consumer_max_concurrency,
+)
 def consume_events(event: Any) -> None:
     try:
         consumer.consume(event.to_dict(), event.context)

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
+from urllib.parse import urlsplit
 
 DEFAULT_SERVICE_NAME = "stripe-bridge"
+# The stages that run in AWS (.chalice/config.json); a test keeps this list in step with it.
+DEPLOYED_STAGES = frozenset({"dev", "prod"})
+# An SQS event source mapping accepts 2 to 1000.
+CONSUMER_CONCURRENCY_RANGE = (2, 1000)
+# A DNS host name (RFC 1123): a placeholder such as API_ID is not one.
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}\Z)({_LABEL}\.)*{_LABEL}")
 
 
 class SettingsError(Exception):
@@ -48,7 +57,7 @@ class Settings:
 
     @cached_property
     def events_queue_name(self) -> str:
-        return f"{self.service_name}-events"
+        return events_queue_name(self.service_name)
 
     @cached_property
     def notifications_bus(self) -> str:
@@ -62,13 +71,14 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         service_name = env.get("SERVICE_NAME", DEFAULT_SERVICE_NAME)
+        stage = env.get("STAGE", "dev")
         return cls(
             service_name=service_name,
-            stage=env.get("STAGE", "dev"),
+            stage=stage,
             livemode=_flag(env, "LIVEMODE", False),
             secrets_path=env.get("SECRETS_PATH", f"/{service_name}"),
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
-            public_base_url=(env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            public_base_url=_public_base_url(env, stage),
             events_queue_url=env.get("EVENTS_QUEUE_URL") or None,
             stripe_timeout_seconds=_number(env, "STRIPE_TIMEOUT_SECONDS", 8.0),
             stripe_max_retries=int(_number(env, "STRIPE_MAX_RETRIES", 2)),
@@ -79,6 +89,66 @@ class Settings:
             connect_link_ttl_seconds=int(60 * _number(env, "CONNECT_LINK_TTL_MINUTES", 15)),
             connect_state_ttl_seconds=int(60 * _number(env, "CONNECT_STATE_TTL_MINUTES", 60)),
         )
+
+
+def events_queue_name(service_name: str) -> str:
+    return f"{service_name}-events"
+
+
+@dataclass(frozen=True)
+class StageBinding:
+    """What app.py hands Chalice to build a stage: the API's name and the consumer's trigger.
+
+    Chalice sets the variables of the stage it deploys or packages before it imports app.py,
+    so these follow `--stage S` (its own API name and queue), never the deploying shell.
+    """
+
+    service_name: str
+    events_queue: str
+    consumer_max_concurrency: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> StageBinding:
+        env = dict(os.environ if env is None else env)
+        service_name = env.get("SERVICE_NAME", DEFAULT_SERVICE_NAME)
+        low, high = CONSUMER_CONCURRENCY_RANGE
+        concurrency = _number(env, "CONSUMER_MAX_CONCURRENCY", low)
+        if not (low <= concurrency <= high and concurrency == int(concurrency)):
+            raise SettingsError(
+                f"CONSUMER_MAX_CONCURRENCY must be a whole number from {low} to {high}"
+            )
+        return cls(
+            service_name=service_name,
+            events_queue=events_queue_name(service_name),
+            consumer_max_concurrency=int(concurrency),
+        )
+
+
+def _public_base_url(env: dict[str, str], stage: str) -> str | None:
+    raw = (env.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
+    if not raw:
+        if stage in DEPLOYED_STAGES:
+            # Without it, links and callbacks would be built from the request's Host header,
+            # which whoever sends the request chooses.
+            raise SettingsError(
+                f"PUBLIC_BASE_URL is required in stage {stage}: the service's public https URL "
+                "(a custom domain, or https://<api-id>.execute-api.<region>.amazonaws.com/api)"
+            )
+        return None
+    parts = urlsplit(raw)
+    # Plain http only for the local stack on loopback.
+    schemes = ("https",) if stage in DEPLOYED_STAGES else ("https", "http")
+    if (
+        parts.scheme not in schemes
+        or not _HOST_NAME.fullmatch(parts.hostname or "")
+        or parts.query
+        or parts.fragment
+    ):
+        raise SettingsError(
+            f"PUBLIC_BASE_URL must be the service's public {' or '.join(schemes)} URL with a "
+            f"real host name and no query (in stage {stage}), not {raw!r}"
+        )
+    return raw
 
 
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
