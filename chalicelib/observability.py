@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -21,7 +22,8 @@ class _CurrentStdout:
 
 # Not the Chalice app name: a Powertools logger of that name would share Chalice's handlers.
 logger = Logger(service="stripe-bridge-service", stream=_CurrentStdout())  # type: ignore[arg-type]
-metrics = Metrics(namespace="StripeBridge", service="stripe-bridge")
+# The stage's service name as the dimension: the alarms of dev and prod in one account stay apart.
+metrics = Metrics(namespace="StripeBridge", service=os.environ.get("SERVICE_NAME", "stripe-bridge"))
 
 
 # Requests that record no metric (a read, say) are normal here, not a mistake to warn about.

@@ -37,7 +37,8 @@ from ops.stage import PROJECT_DIR, stage_environment
 from ops.webhooks import provision_connect_endpoint
 
 STAGE = "local"
-SERVICE_NAME = "stripe-bridge"
+# The local stage's own name (.chalice/config.json): the Lambdas find the stack's resources by it.
+SERVICE_NAME = stage_environment(STAGE)["SERVICE_NAME"]
 DEMO_COMPANY = "demo-company"
 DEMO_ACCOUNT = "acct_demo"
 
