@@ -26,6 +26,7 @@ from chalicelib.domain.webhooks import (
 )
 from chalicelib.observability import count, logger
 from chalicelib.services.ingest import EnqueueFailed
+from chalicelib.settings import DEPLOYED_STAGES, SettingsError
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> Response:
@@ -80,10 +81,16 @@ def _authorized(header: str | None) -> bool:
 
 
 def public_base_url(current_request: Any) -> str:
-    """The service's public URL: configured, or as API Gateway (or the local server) was called."""
-    configured = wiring.settings().public_base_url
-    if configured:
-        return configured
+    """The service's public URL: PUBLIC_BASE_URL, which every deployed stage must set.
+
+    Only a stage run on a developer's machine may leave it out; it then answers on the address
+    the request came in on. A deployed stage never does: the Host header is the caller's choice.
+    """
+    config = wiring.settings()
+    if config.public_base_url:
+        return config.public_base_url
+    if config.stage in DEPLOYED_STAGES:
+        raise SettingsError(f"PUBLIC_BASE_URL is required in stage {config.stage}")
     headers = current_request.headers
     host = headers.get("host", "localhost")
     scheme = headers.get("x-forwarded-proto", "https")
