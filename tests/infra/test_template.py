@@ -1,14 +1,21 @@
 """Checks of infra/template.yaml that need no AWS: lint, defaults and the safety settings."""
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cfnlint.api import lint_file
 
 from local.aws import load_template
+from tests.infra.iam import StackIam
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
+PROJECT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = PROJECT / "infra" / "template.yaml"
+ROLES = ("ApiRole", "ConsumerRole")
 TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable"}
 MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable"}
 
@@ -90,21 +97,84 @@ def test_short_lived_tables_expire_items_by_ttl(template):
     }
 
 
-def test_dead_letter_alarm_fires_on_the_first_message_and_notifies_the_alarm_topic(template):
-    alarm = template["Resources"]["DeadLetterAlarm"]
-    assert alarm["Type"] == "AWS::CloudWatch::Alarm"
-    properties = alarm["Properties"]
-    assert properties["Namespace"] == "AWS/SQS"
-    assert properties["MetricName"] == "ApproximateNumberOfMessagesVisible"
-    assert properties["Dimensions"] == [
+def test_dead_letter_alarm_fires_on_arrivals_not_on_depth(template):
+    properties = template["Resources"]["DeadLetterAlarm"]["Properties"]
+    # A static threshold on the depth would stay in alarm until a redrive and miss new arrivals;
+    # SQS's NumberOfMessagesSent does not count what a redrive policy moves there.
+    assert "MetricName" not in properties
+    metrics = {metric["Id"]: metric for metric in properties["Metrics"]}
+    [returned] = [metric for metric in metrics.values() if metric["ReturnData"]]
+    [watched] = [metric for metric in metrics.values() if "MetricStat" in metric]
+    stat = watched["MetricStat"]
+    assert stat["Metric"]["Namespace"] == "AWS/SQS"
+    assert stat["Metric"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert stat["Metric"]["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}}
     ]
-    assert properties["Threshold"] == 1
-    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert properties["Period"] == 60
-    assert properties["EvaluationPeriods"] == 1
-    assert properties["TreatMissingData"] == "notBreaching"
+    assert returned["Expression"] == f"DIFF(FILL({watched['Id']}, 0))"
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == (
+        "GreaterThanThreshold",
+        0,
+    )
+    assert properties["EvaluationPeriods"] * stat["Period"] <= 300
     assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def emitted_metric(name: str, service_name: str) -> dict:
+    """The EMF record the service prints for one count of `name`, in a fresh interpreter."""
+    code = (
+        "from chalicelib.observability import count, metrics\n"
+        f"count({name!r})\n"
+        "metrics.flush_metrics()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT,
+        env={**os.environ, "SERVICE_NAME": service_name},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    return json.loads(line)
+
+
+def test_enqueue_failure_alarm_watches_the_metric_the_webhook_writes(template):
+    service = "stripe-bridge-prod"
+    properties = template["Resources"]["WebhookEnqueueFailedAlarm"]["Properties"]
+    record = emitted_metric("WebhookEnqueueFailed", service)
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    assert properties["Namespace"] == directive["Namespace"]
+    assert properties["MetricName"] in [metric["Name"] for metric in directive["Metrics"]]
+    dimensions = {
+        d["Name"]: StackIam(template, service).resolve(d["Value"]) for d in properties["Dimensions"]
+    }
+    assert directive["Dimensions"] == [list(dimensions)]
+    assert dimensions == {name: record[name] for name in dimensions}
+    assert (properties["Statistic"], properties["Threshold"]) == ("Sum", 1)
+    # Another stage in the same account writes another dimension: its failures stay its own.
+    assert emitted_metric("WebhookEnqueueFailed", "stripe-bridge-dev")["service"] != service
+
+
+def test_consumer_errors_and_api_5xx_alarms_name_what_chalice_deploys(template):
+    stack = StackIam(template, "stripe-bridge-prod")
+    consumer = template["Resources"]["ConsumerErrorsAlarm"]["Properties"]
+    assert (consumer["Namespace"], consumer["MetricName"]) == ("AWS/Lambda", "Errors")
+    # Chalice names an event handler "<app_name>-<stage>-<handler>", ServiceName being the
+    # first two (tests/infra/test_chalice_package.py).
+    assert [stack.resolve(d["Value"]) for d in consumer["Dimensions"]] == [
+        "stripe-bridge-prod-consume_events"
+    ]
+    api = template["Resources"]["Api5xxAlarm"]["Properties"]
+    assert (api["Namespace"], api["MetricName"]) == ("AWS/ApiGateway", "5XXError")
+    assert {d["Name"]: stack.resolve(d["Value"]) for d in api["Dimensions"]} == {
+        "ApiName": "stripe-bridge-prod",
+        "Stage": "api",
+    }
+    for alarm in (consumer, api):
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
 
 
 def test_alarm_email_is_subscribed_only_when_given(template):
@@ -113,18 +183,30 @@ def test_alarm_email_is_subscribed_only_when_given(template):
     assert template["Parameters"]["AlarmEmail"]["Default"] == ""
 
 
-def test_lambda_policy_grants_no_wildcard_action(template):
-    statements = template["Resources"]["LambdaPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-    actions = [
-        action
-        for statement in statements
-        for action in (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-    ]
-    assert actions, "the policy grants nothing"
-    assert not [action for action in actions if "*" in action]
-    assert "cloudwatch:PutMetricData" not in actions
+def test_no_role_grants_a_wildcard_action_or_metric_writes(template):
+    for role in ROLES:
+        actions = [
+            action
+            for statement in StackIam(template, "x").statements(role)
+            for action in (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+        ]
+        assert actions, f"{role} grants nothing"
+        assert not [action for action in actions if "*" in action], role
+        # EMF metrics travel in the logs, not through PutMetricData.
+        assert "cloudwatch:PutMetricData" not in actions, role
+
+
+def test_every_role_is_output_for_the_chalice_config(template):
+    outputs = template["Outputs"]
+    assert outputs["ApiRoleArn"]["Value"] == {"Fn::GetAtt": ["ApiRole", "Arn"]}
+    assert outputs["ConsumerRoleArn"]["Value"] == {"Fn::GetAtt": ["ConsumerRole", "Arn"]}
+    assert outputs["SecretsKeyArn"]["Value"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
+    roles = resources_of_type(template, "AWS::IAM::Role")
+    assert set(roles) == set(ROLES)
 
 
 def test_every_resource_name_derives_from_the_service_name(template):

@@ -1,0 +1,160 @@
+"""What each Lambda's role lets it do, read from infra/template.yaml as IAM would evaluate it.
+
+The API Lambda serves the public webhooks and pages: if it is ever subverted, it must not be
+able to drain the queue, delete payments or accounts, or read another stage's secrets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local.aws import load_template
+from tests.infra.iam import ACCOUNT, REGION, StackIam
+
+SERVICE = "stripe-bridge-prod"
+OTHER_STAGE = "stripe-bridge-dev"
+
+
+@pytest.fixture(scope="module")
+def iam() -> StackIam:
+    template = load_template(Path(__file__).resolve().parents[2] / "infra" / "template.yaml")
+    return StackIam(template, SERVICE)
+
+
+def table(name: str, service: str = SERVICE) -> str:
+    return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{service}-{name}"
+
+
+def parameter(name: str, service: str = SERVICE) -> str:
+    return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{service}/{name}"
+
+
+def log_group(function: str) -> str:
+    return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{function}:log-stream:x"
+
+
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{SERVICE}-events"
+SSM_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/aws-ssm-default"
+VIA_SSM = f"ssm.{REGION}.amazonaws.com"
+
+
+def through_ssm(parameter_arn: str) -> dict[str, str]:
+    return {"kms:ViaService": VIA_SSM, "kms:EncryptionContext:PARAMETER_ARN": parameter_arn}
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("sqs:SendMessage", QUEUE),
+        ("sqs:GetQueueUrl", QUEUE),
+        ("dynamodb:PutItem", table("payments")),
+        ("dynamodb:UpdateItem", table("payments")),
+        ("dynamodb:Query", table("payments") + "/index/by_payment_intent"),
+        ("dynamodb:PutItem", table("accounts")),
+        ("dynamodb:Query", table("accounts") + "/index/by_company"),
+        ("dynamodb:UpdateItem", table("connect-sessions")),
+        ("dynamodb:GetItem", table("payment-methods")),
+        (
+            "events:PutEvents",
+            f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{SERVICE}-notifications",
+        ),
+        ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{SERVICE}"),
+        ("logs:PutLogEvents", log_group(SERVICE)),
+    ],
+)
+def test_the_api_may_do_what_its_routes_do(iam, action, resource):
+    assert iam.allows("ApiRole", action, resource)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        # Draining or hiding queued events is the consumer's alone.
+        ("sqs:ReceiveMessage", QUEUE),
+        ("sqs:DeleteMessage", QUEUE),
+        ("sqs:ChangeMessageVisibility", QUEUE),
+        ("sqs:PurgeQueue", QUEUE),
+        ("dynamodb:DeleteItem", table("payments")),
+        ("dynamodb:DeleteItem", table("accounts")),
+        ("dynamodb:Scan", table("payments")),
+        ("dynamodb:PutItem", table("payment-methods")),
+        ("dynamodb:DeleteItem", table("idempotency")),
+        ("dynamodb:PutItem", table("event-failures")),
+        # Another stage's data and secrets in the same account.
+        ("dynamodb:GetItem", table("payments", OTHER_STAGE)),
+        ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{OTHER_STAGE}"),
+        ("ssm:PutParameter", parameter("stripe-secret-key")),
+        # The consumer's log group: no forging of its lines.
+        ("logs:PutLogEvents", log_group(f"{SERVICE}-consume_events")),
+    ],
+)
+def test_the_api_may_not_touch_what_it_does_not_use(iam, action, resource):
+    assert not iam.allows("ApiRole", action, resource)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("sqs:ReceiveMessage", QUEUE),
+        ("sqs:DeleteMessage", QUEUE),
+        ("sqs:GetQueueAttributes", QUEUE),
+        ("dynamodb:PutItem", table("payments")),
+        ("dynamodb:Query", table("payments") + "/index/by_charge"),
+        ("dynamodb:UpdateItem", table("accounts")),
+        ("dynamodb:PutItem", table("payment-methods")),
+        ("dynamodb:DeleteItem", table("idempotency")),
+        ("dynamodb:PutItem", table("event-failures")),
+        ("dynamodb:UpdateItem", table("event-failures")),
+        ("logs:PutLogEvents", log_group(f"{SERVICE}-consume_events")),
+    ],
+)
+def test_the_consumer_may_do_what_repairing_an_event_does(iam, action, resource):
+    assert iam.allows("ConsumerRole", action, resource)
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("sqs:SendMessage", QUEUE),
+        ("dynamodb:DeleteItem", table("payments")),
+        ("dynamodb:DeleteItem", table("accounts")),
+        ("dynamodb:PutItem", table("accounts")),
+        ("dynamodb:GetItem", table("connect-sessions")),
+        ("dynamodb:DeleteItem", table("event-failures")),
+        ("dynamodb:GetItem", table("idempotency", OTHER_STAGE)),
+        ("logs:PutLogEvents", log_group(SERVICE)),
+    ],
+)
+def test_the_consumer_may_not_touch_what_it_does_not_use(iam, action, resource):
+    assert not iam.allows("ConsumerRole", action, resource)
+
+
+def test_only_the_api_encrypts_and_decrypts_the_accounts_secrets(iam):
+    key = iam.arn("SecretsKey")
+    for action in ("kms:Encrypt", "kms:Decrypt"):
+        assert iam.allows("ApiRole", action, key)
+        assert not iam.allows("ConsumerRole", action, key)
+    assert not iam.allows("ApiRole", "kms:Encrypt", SSM_KEY)
+    assert not iam.allows("ApiRole", "kms:Decrypt", SSM_KEY.replace("aws-ssm-default", "other"))
+
+
+@pytest.mark.parametrize("role", ["ApiRole", "ConsumerRole"])
+def test_ssm_secrets_are_decrypted_only_through_ssm_and_only_the_stages_own(iam, role):
+    assert iam.allows(role, "kms:Decrypt", SSM_KEY, through_ssm(parameter("stripe-secret-key")))
+    # Straight to KMS, not through SSM.
+    assert not iam.allows(role, "kms:Decrypt", SSM_KEY)
+    assert not iam.allows(
+        role,
+        "kms:Decrypt",
+        SSM_KEY,
+        {"kms:EncryptionContext:PARAMETER_ARN": parameter("stripe-secret-key")},
+    )
+    # Through SSM, but dev's secret (or anyone else's in the account).
+    assert not iam.allows(
+        role, "kms:Decrypt", SSM_KEY, through_ssm(parameter("stripe-secret-key", OTHER_STAGE))
+    )
+    assert not iam.allows(
+        role, "kms:Decrypt", SSM_KEY, through_ssm(parameter("token", "another-service"))
+    )
