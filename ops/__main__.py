@@ -14,7 +14,7 @@ import sys
 import boto3
 
 from chalicelib.adapters.secrets import SsmSecrets
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, SettingsError
 from ops.stage import stage_environment
 from ops.webhooks import provision_connect_endpoint
 
@@ -51,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     webhook.add_argument("--url", help="default: PUBLIC_BASE_URL/webhooks/stripe")
     webhook.set_defaults(run=provision_webhook)
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -30,9 +30,11 @@ def world(aws):
         yield aws, standin
 
 
-def provision(world, *extra):
+def provision(world, *extra, public_base_url="https://bridge.example.com/api"):
     aws, standin = world
     env = {**os.environ, **aws.env(), "SERVICE_NAME": "ops-test", "STRIPE_API_BASE": standin.url}
+    if public_base_url:  # a deployed stage requires it, in place of the config's placeholder
+        env["PUBLIC_BASE_URL"] = public_base_url
     result = subprocess.run(
         [sys.executable, "-m", "ops", "provision-webhook", "--stage", "dev", *extra],
         cwd=ROOT,
@@ -91,5 +93,5 @@ def test_an_endpoint_edited_by_hand_is_brought_back(world):
 
 
 def test_without_a_url_it_says_what_is_missing(world):
-    result = provision(world)
-    assert result.returncode == 2 and "--url" in result.stderr
+    result = provision(world, public_base_url=None)
+    assert result.returncode == 2 and "PUBLIC_BASE_URL" in result.stderr
