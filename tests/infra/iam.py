@@ -60,13 +60,13 @@ class StackIam:
         raise AssertionError(f"no ARN for {kind}")
 
     def statements(self, role: str) -> list[dict[str, Any]]:
+        """The role's own statements and those of the stack's managed policies it attaches."""
         properties = self.resources[role]["Properties"]
-        assert "ManagedPolicyArns" not in properties, "every grant is in the role itself"
-        return [
-            statement
-            for policy in properties["Policies"]
-            for statement in policy["PolicyDocument"]["Statement"]
-        ]
+        documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        for attached in properties.get("ManagedPolicyArns", []):
+            assert set(attached) == {"Ref"}, "only the stack's own managed policies"
+            documents.append(self.resources[attached["Ref"]]["Properties"]["PolicyDocument"])
+        return [statement for document in documents for statement in document["Statement"]]
 
     def allows(
         self, role: str, action: str, resource: str, context: dict[str, str] | None = None

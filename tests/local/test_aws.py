@@ -56,6 +56,7 @@ def test_outputs_name_every_resource_after_the_service(outputs):
     assert outputs["EventsDeadLetterQueueArn"].endswith(f":{SERVICE}-events-dlq")
     assert outputs["NotificationsBusName"] == f"{SERVICE}-notifications"
     assert outputs["AlarmTopicArn"].endswith(f":{SERVICE}-alarms")
+    assert outputs["LambdaPolicyArn"].endswith(f":policy/{SERVICE}-lambda")
     assert outputs["ApiRoleArn"].endswith(f":role/{SERVICE}-api")
     assert outputs["ConsumerRoleArn"].endswith(f":role/{SERVICE}-consumer")
     assert outputs["SecretsKeyArn"].startswith("arn:aws:kms:")
