@@ -87,7 +87,9 @@ def main() -> None:
     with LocalAws(port=0) as aws:
         deploy_stack(aws, ROOT / "infra" / "template.yaml", "bench", {"ServiceName": "bench"})
         put_secrets(aws, "/bench", {"webhook-signing-secrets": SECRET})
-        os.environ.update({**aws.env(), "SERVICE_NAME": "bench", "LIVEMODE": "false"})
+        os.environ.update(
+            {**aws.env(), "SERVICE_NAME": "bench", "STAGE": "bench", "LIVEMODE": "false"}
+        )
         wiring.reset()
         results = []
         # Logs and metrics are written as in Lambda, to a buffer instead of the terminal.
