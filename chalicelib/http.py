@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from chalicelib.domain.errors import (
     StripeUnavailable,
     WebhookRejected,
 )
+from chalicelib.domain.json_input import parse_json
 from chalicelib.domain.webhooks import (
     OUTCOME_METRICS,
     REJECTED_MALFORMED_METRIC,
@@ -38,7 +38,7 @@ def error(status: int, code: str, message: str, **extra: Any) -> Response:
 
 def json_body(raw_body: bytes) -> Any:
     try:
-        return json.loads(raw_body or b"null")
+        return parse_json(raw_body or b"null")
     except ValueError:
         raise InvalidInput("body", "is not valid JSON") from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -10,8 +9,9 @@ from typing import Any
 import stripe
 
 from chalicelib.domain.errors import StripeRejected, StripeUnavailable, WebhookRejected
+from chalicelib.domain.json_input import parse_json
+from chalicelib.domain.webhooks import SIGNATURE_TOLERANCE_SECONDS
 
-SIGNATURE_TOLERANCE_SECONDS = 300
 # The API version the SDK is pinned to; webhook endpoints are created with the same one so
 # that event payloads have the shapes the SDK and the service expect.
 API_VERSION: str = stripe.api_version
@@ -144,7 +144,7 @@ class SignatureVerifier:
 
 def _parse_event(payload: str) -> dict[str, Any]:
     try:
-        event = json.loads(payload)
+        event = parse_json(payload)
     except ValueError:
         raise WebhookRejected("not_json", "body is not JSON") from None
     if not isinstance(event, dict):
