@@ -25,7 +25,13 @@ from chalicelib.connect_http import (
 from chalicelib.domain.accounts import parse_signing_secrets
 from chalicelib.domain.connect import parse_account_id, parse_connect_request
 from chalicelib.domain.payment_requests import parse_id, parse_start_payment
-from chalicelib.http import json_body, platform_endpoint, public_base_url, webhook_response
+from chalicelib.http import (
+    json_body,
+    platform_endpoint,
+    public_base_url,
+    service_errors,
+    webhook_response,
+)
 from chalicelib.observability import count, logger, metrics
 from chalicelib.services.account_webhooks import account_webhook, set_signing_secrets
 from chalicelib.services.ingest import ingest, ingest_for_account
@@ -50,6 +56,8 @@ def observe(event: Any, get_response: Any) -> Any:
         metrics.flush_metrics()
         logger.clear_state()
 
+
+app.register_middleware(service_errors(app.routes), "http")
 
 # --- Platform API -------------------------------------------------------------------------
 
