@@ -99,7 +99,9 @@ def get_payment_method(account_id: str, payment_method_id: str) -> dict[str, Any
 @app.route("/accounts/{account_id}/webhook", methods=["GET"])
 @platform_endpoint(request)
 def get_account_webhook(account_id: str) -> dict[str, Any]:
-    return account_webhook(wiring.account_store(), account_id, public_base_url(request()))
+    return account_webhook(
+        wiring.account_store(), parse_account_id(account_id), public_base_url(request())
+    )
 
 
 @app.route("/accounts/{account_id}/webhook", methods=["PUT"])
@@ -107,7 +109,7 @@ def get_account_webhook(account_id: str) -> dict[str, Any]:
 def put_account_webhook(account_id: str) -> dict[str, Any]:
     secrets = parse_signing_secrets(json_body(request().raw_body))
     return set_signing_secrets(
-        wiring.account_store(), account_id, secrets, public_base_url(request())
+        wiring.account_store(), parse_account_id(account_id), secrets, public_base_url(request())
     )
 
 
