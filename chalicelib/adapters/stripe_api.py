@@ -41,14 +41,26 @@ def _translated_errors() -> Iterator[None]:
     try:
         yield
     except (stripe.APIConnectionError, stripe.RateLimitError) as error:
-        raise StripeUnavailable(f"Stripe unreachable: {error.user_message or error}") from None
+        raise StripeUnavailable(f"Stripe unreachable: {_described(error)}") from None
     except stripe.StripeError as error:
         status = error.http_status or 0
         if status >= 500 or isinstance(error, stripe.APIError):
-            raise StripeUnavailable(f"Stripe failed ({status}): {error.user_message}") from None
+            raise StripeUnavailable(f"Stripe failed ({status}): {_described(error)}") from None
         raise StripeRejected(
-            error.user_message or str(error), code=error.code, status=status
+            f"Stripe refused the request: {_described(error)}", code=error.code, status=status
         ) from None
+
+
+def _described(error: stripe.StripeError) -> str:
+    """What went wrong without Stripe's own words, which may quote the (masked) secret key."""
+    param = getattr(error, "param", None)
+    parts = [
+        type(error).__name__,
+        *([error.code] if error.code else []),
+        *([f"param {param}"] if param else []),
+        *([f"request {error.request_id}"] if error.request_id else []),
+    ]
+    return ", ".join(parts)
 
 
 class StripeApi:

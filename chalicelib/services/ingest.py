@@ -78,7 +78,7 @@ def ingest_for_account(
         event = _verified(
             raw_body, signature_header, make_verifier(account_secrets or (_NO_ACCOUNT_SECRET,)), now
         )
-    except WebhookRejected as rejected:
+    except WebhookRejected:
         if account is None or not account_secrets:
             # For the operator only: the caller gets the same answer as for a bad signature.
             logger.warning(

@@ -123,12 +123,24 @@ def _signed_bytes(body: bytes, secret: str = SECRET) -> str:
         b"\xff\xfe{}",
         b'{"object": "event", "name": "caf\xe9"}',
     ],
-    ids=["deep", "deep-objects", "duplicate", "nan", "huge-float", "huge-int", "surrogate",
-         "utf16-bom", "latin1"],
+    ids=[
+        "deep",
+        "deep-objects",
+        "duplicate",
+        "nan",
+        "huge-float",
+        "huge-int",
+        "surrogate",
+        "utf16-bom",
+        "latin1",
+    ],
 )
 def test_hostile_json_even_well_signed_is_a_400(queue, body):
     answer = invoke(
-        "POST", "/webhooks/stripe", body, {"Stripe-Signature": _signed_bytes(body)},
+        "POST",
+        "/webhooks/stripe",
+        body,
+        {"Stripe-Signature": _signed_bytes(body)},
         base64_encoded=True,
     )
     assert (answer.status, answer.body["error"]["code"]) == (400, "not_json")
