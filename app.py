@@ -24,7 +24,13 @@ from chalicelib.connect_http import (
 from chalicelib.domain.accounts import parse_signing_secrets
 from chalicelib.domain.connect import parse_account_id, parse_connect_request
 from chalicelib.domain.payment_requests import parse_id, parse_start_payment
-from chalicelib.http import json_body, platform_endpoint, public_base_url, webhook_response
+from chalicelib.http import (
+    json_body,
+    platform_endpoint,
+    public_base_url,
+    service_errors,
+    webhook_response,
+)
 from chalicelib.observability import count, logger, metrics
 from chalicelib.services.account_webhooks import account_webhook, set_signing_secrets
 from chalicelib.services.ingest import ingest, ingest_for_account
@@ -50,6 +56,8 @@ def observe(event: Any, get_response: Any) -> Any:
         metrics.flush_metrics()
         logger.clear_state()
 
+
+app.register_middleware(service_errors(app.routes), "http")
 
 # --- Platform API -------------------------------------------------------------------------
 
@@ -91,7 +99,9 @@ def get_payment_method(account_id: str, payment_method_id: str) -> dict[str, Any
 @app.route("/accounts/{account_id}/webhook", methods=["GET"])
 @platform_endpoint(request)
 def get_account_webhook(account_id: str) -> dict[str, Any]:
-    return account_webhook(wiring.account_store(), account_id, public_base_url(request()))
+    return account_webhook(
+        wiring.account_store(), parse_account_id(account_id), public_base_url(request())
+    )
 
 
 @app.route("/accounts/{account_id}/webhook", methods=["PUT"])
@@ -99,7 +109,7 @@ def get_account_webhook(account_id: str) -> dict[str, Any]:
 def put_account_webhook(account_id: str) -> dict[str, Any]:
     secrets = parse_signing_secrets(json_body(request().raw_body))
     return set_signing_secrets(
-        wiring.account_store(), account_id, secrets, public_base_url(request())
+        wiring.account_store(), parse_account_id(account_id), secrets, public_base_url(request())
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import hmac
-import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalice import Response
@@ -19,6 +19,7 @@ from chalicelib.domain.errors import (
     StripeUnavailable,
     WebhookRejected,
 )
+from chalicelib.domain.json_input import parse_json
 from chalicelib.domain.webhooks import (
     OUTCOME_METRICS,
     REJECTED_MALFORMED_METRIC,
@@ -29,17 +30,60 @@ from chalicelib.services.ingest import EnqueueFailed
 from chalicelib.settings import DEPLOYED_STAGES, SettingsError
 
 
-def error(status: int, code: str, message: str, **extra: Any) -> Response:
+def error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
     return Response(
         body={"error": {"code": code, "message": message, **extra}},
         status_code=status,
-        headers={"Content-Type": "application/json"},
+        headers={**(headers or {}), "Content-Type": "application/json"},
     )
+
+
+# Chalice's own answers (415, 405, a view's ChaliceViewError, its 500) carry {"Code", "Message"}.
+_FRAMEWORK_ERROR_KEYS = {"Code", "Message"}
+_FRAMEWORK_CODES = {
+    "BadRequest": "invalid_request",
+    "BadRequestError": "invalid_request",
+    "InternalServerError": "internal_error",
+    "ChaliceViewError": "internal_error",
+}
+
+
+def service_errors(routes: Mapping[str, Any]) -> Callable[[Any, Callable[[Any], Any]], Any]:
+    """Middleware: every answer Chalice makes itself speaks the service's error shape.
+
+    A request for a resource the app does not declare (API Gateway with a proxy resource, or a
+    misrouted event) would otherwise make Chalice raise a KeyError and answer a bare 500.
+    """
+
+    def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
+        resource = ((getattr(event, "context", None) or {}).get("resourcePath")) if event else None
+        if resource not in routes:
+            return error(404, "not_found", "no such route")
+        response = get_response(event)
+        body = response.body
+        if isinstance(body, dict) and set(body) == _FRAMEWORK_ERROR_KEYS:
+            return error(
+                response.status_code,
+                _framework_code(str(body["Code"])),
+                str(body["Message"]),
+                headers=response.headers,
+            )
+        return response
+
+    return middleware
+
+
+def _framework_code(name: str) -> str:
+    if name in _FRAMEWORK_CODES:
+        return _FRAMEWORK_CODES[name]
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Error")).lower()
 
 
 def json_body(raw_body: bytes) -> Any:
     try:
-        return json.loads(raw_body or b"null")
+        return parse_json(raw_body or b"null")
     except ValueError:
         raise InvalidInput("body", "is not valid JSON") from None
 

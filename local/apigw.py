@@ -29,8 +29,13 @@ def invoke(
     headers: dict[str, str] | None = None,
     *,
     base64_encoded: bool = False,
+    resource: str | None = None,
 ) -> Answer:
-    resource, parameters = _route(path)
+    """resource, when given, is what API Gateway matched (one the app may not declare)."""
+    if resource is None:
+        resource, parameters = _route(path)
+    else:
+        parameters = {}
     raw = body.encode() if isinstance(body, str) else body
     event = {
         "resource": resource,

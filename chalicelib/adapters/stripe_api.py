@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -10,8 +9,9 @@ from typing import Any
 import stripe
 
 from chalicelib.domain.errors import StripeRejected, StripeUnavailable, WebhookRejected
+from chalicelib.domain.json_input import parse_json
+from chalicelib.domain.webhooks import SIGNATURE_TOLERANCE_SECONDS
 
-SIGNATURE_TOLERANCE_SECONDS = 300
 # The API version the SDK is pinned to; webhook endpoints are created with the same one so
 # that event payloads have the shapes the SDK and the service expect.
 API_VERSION: str = stripe.api_version
@@ -41,14 +41,26 @@ def _translated_errors() -> Iterator[None]:
     try:
         yield
     except (stripe.APIConnectionError, stripe.RateLimitError) as error:
-        raise StripeUnavailable(f"Stripe unreachable: {error.user_message or error}") from None
+        raise StripeUnavailable(f"Stripe unreachable: {_described(error)}") from None
     except stripe.StripeError as error:
         status = error.http_status or 0
         if status >= 500 or isinstance(error, stripe.APIError):
-            raise StripeUnavailable(f"Stripe failed ({status}): {error.user_message}") from None
+            raise StripeUnavailable(f"Stripe failed ({status}): {_described(error)}") from None
         raise StripeRejected(
-            error.user_message or str(error), code=error.code, status=status
+            f"Stripe refused the request: {_described(error)}", code=error.code, status=status
         ) from None
+
+
+def _described(error: stripe.StripeError) -> str:
+    """What went wrong without Stripe's own words, which may quote the (masked) secret key."""
+    param = getattr(error, "param", None)
+    parts = [
+        type(error).__name__,
+        *([error.code] if error.code else []),
+        *([f"param {param}"] if param else []),
+        *([f"request {error.request_id}"] if error.request_id else []),
+    ]
+    return ", ".join(parts)
 
 
 class StripeApi:
@@ -144,7 +156,7 @@ class SignatureVerifier:
 
 def _parse_event(payload: str) -> dict[str, Any]:
     try:
-        event = json.loads(payload)
+        event = parse_json(payload)
     except ValueError:
         raise WebhookRejected("not_json", "body is not JSON") from None
     if not isinstance(event, dict):

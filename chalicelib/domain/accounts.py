@@ -34,7 +34,7 @@ class ConnectedAccount:
         return self.status is AccountStatus.CONNECTED
 
 
-_SIGNING_SECRET = re.compile(r"^whsec_[A-Za-z0-9+/=_-]{16,128}$")
+_SIGNING_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=_-]{16,128}")
 MAX_SIGNING_SECRETS = 3  # the current one and those still live while rolling
 
 
@@ -46,7 +46,7 @@ def parse_signing_secrets(body: Any) -> tuple[str, ...]:
     if not isinstance(secrets, list) or not 1 <= len(secrets) <= MAX_SIGNING_SECRETS:
         raise InvalidInput("signing_secrets", f"must list 1 to {MAX_SIGNING_SECRETS} secrets")
     for index, secret in enumerate(secrets):
-        if not isinstance(secret, str) or not _SIGNING_SECRET.match(secret):
+        if not isinstance(secret, str) or not _SIGNING_SECRET.fullmatch(secret):
             raise InvalidInput(f"signing_secrets[{index}]", "is not a Stripe signing secret")
     return tuple(dict.fromkeys(secrets))
 

@@ -17,8 +17,8 @@ from chalicelib.domain.payment_requests import parse_id
 LOCALES = ("en", "fr")
 DEFAULT_LOCALE = "en"
 _FIELDS = {"email", "connected_by", "locale", "return_url"}
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}$")
-_ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
+_ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
 
 class Failure(StrEnum):
@@ -98,7 +98,7 @@ def parse_connect_request(company_id: str, body: Any) -> ConnectRequest:
     if unknown:
         raise InvalidInput(unknown[0], "is not a known field")
     email = _optional_text(body, "email", 254)
-    if email is not None and not _EMAIL.match(email):
+    if email is not None and not _EMAIL.fullmatch(email):
         raise InvalidInput("email", "must be an email address")
     locale = body.get("locale")
     if locale is not None and locale not in LOCALES:
@@ -118,7 +118,7 @@ def parse_connect_request(company_id: str, body: Any) -> ConnectRequest:
 
 
 def parse_account_id(value: str) -> str:
-    if not _ACCOUNT_ID.match(value or ""):
+    if not _ACCOUNT_ID.fullmatch(value or ""):
         raise InvalidInput("account_id", "must be a Stripe account id (acct_…)")
     return value
 

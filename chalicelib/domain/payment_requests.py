@@ -9,8 +9,8 @@ from typing import Any
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.payments import InvoiceLine
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_CURRENCY = re.compile(r"^[a-z]{3}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+_CURRENCY = re.compile(r"[a-z]{3}")
 MAX_AMOUNT = 99_999_999  # Stripe's upper bound for most currencies, in minor units
 MAX_INVOICES = 100
 _FIELDS = {"company_id", "amount", "currency", "invoices", "description"}
@@ -35,7 +35,7 @@ def parse_start_payment(body: Any) -> StartPayment:
     company_id = parse_id(body.get("company_id"), "company_id")
     amount = _amount(body.get("amount"), "amount")
     currency = body.get("currency")
-    if not isinstance(currency, str) or not _CURRENCY.match(currency.lower()):
+    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency.lower()):
         raise InvalidInput("currency", "must be a three-letter ISO currency code")
     invoices = _invoices(body.get("invoices"))
     if sum(line.amount for line in invoices) != amount:
@@ -47,7 +47,7 @@ def parse_start_payment(body: Any) -> StartPayment:
 
 
 def parse_id(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInput(field, "must be 1-64 letters, digits or _.:- characters")
     return value
 

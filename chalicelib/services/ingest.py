@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.domain.errors import InvalidInput, WebhookRejected
 from chalicelib.domain.webhooks import (
     MAX_BODY_BYTES,
     EventEnvelope,
     Verdict,
+    check_not_ahead,
     decide,
     envelope_of,
+    for_endpoint,
 )
+from chalicelib.observability import logger
 from chalicelib.ports import AccountStore, EventQueue, EventVerifier
 
-_ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+_ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
+# Checked against when the URL names no usable account, so that such a request costs the same
+# HMAC as one for a real account and fails the same way; nobody knows this value.
+_NO_ACCOUNT_SECRET = f"whsec_{secrets.token_hex(24)}"
 
 
 class EnqueueFailed(Exception):
@@ -39,27 +48,12 @@ def ingest(
     verifier: EventVerifier,
     queue: EventQueue,
     livemode: bool,
-    account_id: str | None = None,
+    now: Callable[[], float] = time.time,
 ) -> Ingested:
-    """Verify and queue one delivery; account_id is set for an account's dedicated URL."""
+    """Verify and queue one delivery to the platform's Connect endpoint."""
     _check_size(raw_body)
-    event = verifier.verify(raw_body, signature_header)
-    try:
-        envelope = envelope_of(event)
-    except InvalidInput as error:
-        raise WebhookRejected("malformed_event", str(error)) from None
-    if account_id is not None:
-        # An account's own endpoint may omit `account`; it must never name another one.
-        if envelope.account not in (None, account_id):
-            raise WebhookRejected("account_mismatch", "event belongs to another account")
-        envelope = replace(envelope, account=account_id)
-    verdict = decide(envelope, livemode)
-    if verdict is Verdict.QUEUE:
-        try:
-            queue.send(envelope, raw_body.decode("utf-8"))
-        except Exception as failure:
-            raise EnqueueFailed(envelope) from failure
-    return Ingested(verdict, envelope)
+    event = _verified(raw_body, signature_header, verifier, now)
+    return _accept(event, raw_body, queue, livemode, dedicated_account=None)
 
 
 def ingest_for_account(
@@ -70,26 +64,65 @@ def ingest_for_account(
     make_verifier: Callable[[Sequence[str]], EventVerifier],
     queue: EventQueue,
     livemode: bool,
+    now: Callable[[], float] = time.time,
 ) -> Ingested:
-    """A delivery to one account's dedicated URL, checked with that account's own secrets."""
+    """A delivery to one account's dedicated URL, checked with that account's own secrets.
+
+    Until a signature verifies, the answer is the same whether the account is unknown, has no
+    secret or exists: the URL is public and must not tell who is connected.
+    """
     _check_size(raw_body)
-    if not _ACCOUNT_ID.match(account_id):
-        raise WebhookRejected("unknown_account", "not a connected account id")
-    account = accounts.get(account_id)
-    if account is None:
-        raise WebhookRejected("unknown_account", "no such connected account")
+    account = accounts.get(account_id) if _ACCOUNT_ID.fullmatch(account_id) else None
+    account_secrets = account.webhook_secrets if account is not None else ()
+    try:
+        event = _verified(
+            raw_body, signature_header, make_verifier(account_secrets or (_NO_ACCOUNT_SECRET,)), now
+        )
+    except WebhookRejected:
+        if account is None or not account_secrets:
+            # For the operator only: the caller gets the same answer as for a bad signature.
+            logger.warning(
+                "webhook for an account that cannot take one",
+                extra={"account_state": "no_secret" if account else "unknown_account"},
+            )
+        raise
+    if account is None:  # unreachable: nothing verifies against the unknown secret
+        raise WebhookRejected("bad_signature", "no valid signature for this endpoint")
     if not account.is_connected:
         raise WebhookRejected("disconnected_account", "this account is disconnected")
-    if not account.webhook_secrets:
-        raise WebhookRejected("no_secret", "no signing secret is set for this account")
-    return ingest(
-        raw_body,
-        signature_header,
-        make_verifier(account.webhook_secrets),
-        queue,
-        livemode,
-        account_id=account_id,
-    )
+    return _accept(event, raw_body, queue, livemode, dedicated_account=account_id)
+
+
+def _verified(
+    raw_body: bytes,
+    signature_header: str | None,
+    verifier: EventVerifier,
+    now: Callable[[], float],
+) -> dict[str, Any]:
+    event = verifier.verify(raw_body, signature_header)
+    check_not_ahead(signature_header, now())
+    return event
+
+
+def _accept(
+    event: Mapping[str, Any],
+    raw_body: bytes,
+    queue: EventQueue,
+    livemode: bool,
+    dedicated_account: str | None,
+) -> Ingested:
+    try:
+        envelope = envelope_of(event)
+    except InvalidInput as error:
+        raise WebhookRejected("malformed_event", str(error)) from None
+    envelope = for_endpoint(envelope, dedicated_account)
+    verdict = decide(envelope, livemode)
+    if verdict is Verdict.QUEUE:
+        try:
+            queue.send(envelope, raw_body.decode("utf-8"))
+        except Exception as failure:
+            raise EnqueueFailed(envelope) from failure
+    return Ingested(verdict, envelope)
 
 
 def _check_size(raw_body: bytes) -> None:

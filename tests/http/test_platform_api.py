@@ -166,3 +166,94 @@ def test_a_bad_signing_secret_is_refused_and_changes_nothing(connected, body):
 
 def test_the_webhook_of_an_unknown_account_is_404():
     assert invoke("GET", "/accounts/acct_1Nobody/webhook", None, AUTH).status == 404
+
+
+# --- ids and bodies that only look right -----------------------------------------------------
+
+SECRETS_BODY = json.dumps({"signing_secrets": ["whsec_abcdefghijklmnop0123456789WXYZ"]})
+ROUTES_WITH_IDS = [  # method, path with the id left out, a real id for that place, body
+    ("GET", "/payments/{}", "pay_1", None),
+    ("POST", "/payments/{}/sync", "pay_1", None),
+    ("GET", "/payment-methods/{}/ba_1", "acct_1Api", None),
+    ("GET", "/payment-methods/acct_1Api/{}", "ba_1", None),
+    ("GET", "/accounts/{}/webhook", "acct_1Api", None),
+    ("PUT", "/accounts/{}/webhook", "acct_1Api", SECRETS_BODY),
+    ("POST", "/companies/{}/connect-links", "co_api", "{}"),
+    ("GET", "/companies/{}/accounts", "co_api", None),
+    ("DELETE", "/companies/{}/accounts/acct_1Api", "co_api", None),
+    ("DELETE", "/companies/co_api/accounts/{}", "acct_1Api", None),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "real", "body"), ROUTES_WITH_IDS)
+@pytest.mark.parametrize("near_miss", ["{}\n", "{}\r\n", "{} ", "{}\x00", "\n{}"])
+def test_an_id_that_only_starts_like_one_is_refused_on_every_route(
+    connected, method, template, real, body, near_miss
+):
+    answer = invoke(method, template.format(near_miss.format(real)), body, AUTH)
+    assert (answer.status, answer.body["error"]["code"]) == (400, "invalid_request"), answer
+    assert wiring.account_store().get("acct_1Api").is_connected  # nothing disconnected
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"company_id": "co_api\n"}, "company_id"),
+        ({"currency": "eur\n"}, "currency"),
+        ({"invoices": [{"invoice_id": "INV-7\n", "amount": 1200}]}, "invoices[0].invoice_id"),
+    ],
+)
+def test_a_payment_with_a_near_miss_field_is_refused(connected, standin, changes, field):
+    before = len(intents_on(standin, connected))
+    answer = start(valid(**changes))
+    assert (answer.status, answer.body["error"]["field"]) == (400, field)
+    assert len(intents_on(standin, connected)) == before
+
+
+def test_near_miss_secrets_and_emails_are_refused(connected):
+    secret = json.dumps({"signing_secrets": ["whsec_abcdefghijklmnop0123456789WXYZ\n"]})
+    answer = invoke("PUT", f"/accounts/{connected}/webhook", secret, AUTH)
+    assert (answer.status, answer.body["error"]["field"]) == (400, "signing_secrets[0]")
+    link = json.dumps({"email": "owner@demo.test\n"})
+    answer = invoke("POST", "/companies/co_api/connect-links", link, AUTH)
+    assert (answer.status, answer.body["error"]["field"]) == (400, "email")
+
+
+HOSTILE_BODIES = {
+    "deep": "[" * 100_000 + "]" * 100_000,
+    "deep objects": '{"a":' * 70 + "1" + "}" * 70,
+    "duplicate keys": '{"company_id": "co_api", "company_id": "co_other"}',
+    "NaN": '{"amount": NaN}',
+    "Infinity": '{"amount": -Infinity}',
+    "huge float": '{"amount": 1e999}',
+    "huge int": '{"amount": ' + "9" * 5000 + "}",
+    "lone surrogate": json.dumps(valid(description="\ud800")),
+    "lone surrogate in an email": json.dumps({"email": "a\udfff@b.test"}),
+    "lone surrogate in a name": json.dumps({"connected_by": "\ud83d"}),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/payments"),
+        ("PUT", "/accounts/acct_1Api/webhook"),
+        ("POST", "/companies/co_api/connect-links"),
+    ],
+)
+def test_hostile_json_is_a_400_that_changes_nothing(connected, standin, method, path, body):
+    before = len(intents_on(standin, connected)), wiring.account_store().get(connected)
+    answer = invoke(method, path, body, AUTH)
+    assert (answer.status, answer.body["error"]["field"]) == (400, "body"), answer
+    assert (len(intents_on(standin, connected)), wiring.account_store().get(connected)) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xfe{}", b'{"company_id": "caf\xe9"}', b"\xed\xa0\x80"],
+    ids=["utf16-bom", "latin1", "encoded-surrogate"],
+)
+def test_bytes_that_are_not_utf8_are_a_400(connected, body):
+    answer = invoke("POST", "/payments", body, AUTH, base64_encoded=True)
+    assert (answer.status, answer.body["error"]["field"]) == (400, "body")
