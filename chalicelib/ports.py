@@ -61,8 +61,18 @@ class AccountStore(Protocol):
         """Every account the company ever connected, the most recently connected first."""
 
 
-class AccountRecords(AccountStore, Protocol):
-    """The accounts table itself: the store above plus versioned writes with an outbox."""
+class AccountRecords(Protocol):
+    """The accounts table itself: versioned writes with an outbox, no rules."""
+
+    def get(self, account_id: str) -> ConnectedAccount | None: ...
+
+    def for_company(self, company_id: str) -> list[ConnectedAccount]: ...
+
+    def put(self, account: ConnectedAccount) -> None: ...
+
+    def set_webhook_secrets(
+        self, account_id: str, secrets: tuple[str, ...]
+    ) -> ConnectedAccount | None: ...
 
     def active_account_id(self, company_id: str) -> str | None:
         """The account the company's active-account record names (None: no record yet)."""

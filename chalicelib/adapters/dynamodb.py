@@ -13,14 +13,11 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain.accounts import (
     AccountChange,
-    AccountNotification,
     AccountStatus,
     ActiveChange,
     ConnectedAccount,
     SealedSecrets,
     SecretUnreadable,
-    account_notification,
-    disconnected,
 )
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
 from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
@@ -215,11 +212,11 @@ _ACCOUNT_FIELDS = (
     "replaced_by",
     "version",
 )
-_ATTEMPTS = 5
 
 
 class DynamoAccountStore:
-    """Connected accounts, their outbox of notifications, and each company's active account.
+    """Connected accounts with their outbox of notifications, and which one is each company's
+    active account (the rules are in chalicelib/services/accounts.py).
 
     Webhook signing secrets are stored sealed by the SecretBox (KMS), never in clear.
     """
@@ -235,19 +232,6 @@ class DynamoAccountStore:
         )
         item = response.get("Item")
         return self._account(from_item(item)) if item else None
-
-    def connected_for_company(self, company_id: str) -> ConnectedAccount | None:
-        active_id = self.active_account_id(company_id)
-        if active_id is not None:
-            active = self.get(active_id)
-            if active is not None and active.is_active:
-                return active
-        accounts = self.for_company(company_id)
-        # A replaced account takes no new payments, even when its successor is gone too.
-        candidates = [a for a in accounts if a.is_active] or [
-            a for a in accounts if a.status is not AccountStatus.REPLACED
-        ]
-        return candidates[0] if candidates else None
 
     def for_company(self, company_id: str) -> list[ConnectedAccount]:
         paginator = self._client.get_paginator("query")
@@ -360,22 +344,6 @@ class DynamoAccountStore:
                 return None
             raise
         return self._account(from_item(response["Attributes"]))
-
-    def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
-        for _ in range(_ATTEMPTS):
-            account = self.get(account_id)
-            if account is None or not account.is_connected:
-                return account  # unknown, or disconnected already (the first writer wins)
-            gone = disconnected(account, at)
-            notice = account_notification(gone, AccountNotification.DISCONNECTED, at)
-            was_active = self.active_account_id(account.company_id) == account_id
-            active = ActiveChange(account.company_id, account_id, None) if was_active else None
-            try:
-                self.write([AccountChange(gone, account.version, notice)], active)
-            except ConcurrentUpdate:
-                continue
-            return gone
-        raise ConcurrentUpdate(f"account {account_id} kept changing under us")
 
     def unpublished(self, account_id: str) -> list[Mapping[str, Any]]:
         response = self._client.get_item(

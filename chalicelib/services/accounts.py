@@ -14,10 +14,12 @@ from typing import Any
 from chalicelib.domain.accounts import (
     AccountChange,
     AccountNotification,
+    AccountStatus,
     ActiveChange,
     ConnectedAccount,
     account_notification,
     connected,
+    disconnected,
     replaced,
 )
 from chalicelib.domain.connect import Attach, attach_outcome
@@ -46,7 +48,16 @@ class Accounts:
         return self.records.get(account_id)
 
     def connected_for_company(self, company_id: str) -> ConnectedAccount | None:
-        return self.records.connected_for_company(company_id)
+        active_id = self.records.active_account_id(company_id)
+        active = self._active(company_id, active_id) if active_id else None
+        if active is not None:
+            return active
+        accounts = self.records.for_company(company_id)
+        # A replaced account takes no new payments, even when its successor is gone too.
+        candidates = [a for a in accounts if a.is_active] or [
+            a for a in accounts if a.status is not AccountStatus.REPLACED
+        ]
+        return candidates[0] if candidates else None
 
     def for_company(self, company_id: str) -> list[ConnectedAccount]:
         accounts = self.records.for_company(company_id)
@@ -63,12 +74,28 @@ class Accounts:
         return self.records.set_webhook_secrets(account_id, secrets)
 
     def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
-        account = self.records.mark_disconnected(account_id, at)
+        account = self._disconnect(account_id, at)
         if account is not None:
             # Also when it was disconnected already: a retried event or request publishes
             # what an earlier attempt could not.
             self.publish(account_id)
         return account
+
+    def _disconnect(self, account_id: str, at: str) -> ConnectedAccount | None:
+        for _ in range(_ATTEMPTS):
+            account = self.records.get(account_id)
+            if account is None or not account.is_connected:
+                return account  # unknown, or disconnected already (the first writer wins)
+            gone = disconnected(account, at)
+            notice = account_notification(gone, AccountNotification.DISCONNECTED, at)
+            was_active = self.records.active_account_id(account.company_id) == account_id
+            active = ActiveChange(account.company_id, account_id, None) if was_active else None
+            try:
+                self.records.write([AccountChange(gone, account.version, notice)], active)
+            except ConcurrentUpdate:
+                continue
+            return gone
+        raise ConcurrentUpdate(f"account {account_id} kept changing under us")
 
     def attach(self, account: ConnectedAccount, replace: bool, at: str) -> Attached:
         """Connect the account for its company, in one transaction, if the rules allow it."""
