@@ -232,13 +232,20 @@ def test_opening_a_link_sends_the_admin_to_stripe_with_a_state_bound_to_a_cookie
     ]
 
 
-def test_opening_a_link_shows_who_it_is_for_and_spends_nothing(client):
-    company = unique("co-scanned")
-    link = new_link(client, company, email="owner@example.com", company_name="Acme <Ltd>")
-    scanner = Admin(client)
+def test_a_scanner_reading_a_link_spends_nothing(client):
+    link = new_link(client, unique("co-scanned"), email="owner@example.com")
     for _ in range(3):  # a mail scanner, a link preview, the admin's first look
-        page = scanner.view(link)
-        assert (page.status_code, page_id(page)) == (200, "connect_link")
+        Admin(client).view(link)
+    admin = Admin(client)
+    assert admin.open(link).status_code == 302  # the admin still gets to Stripe, once
+    assert page_id(Admin(client).view(link)) == "link_used"
+
+
+def test_opening_a_link_shows_who_it_is_for_and_spends_nothing(client):
+    company = unique("co-shown")
+    link = new_link(client, company, email="owner@example.com", company_name="Acme <Ltd>")
+    page = Admin(client).view(link)
+    assert (page.status_code, page_id(page)) == (200, "connect_link")
     html = page.body.decode()
     assert "Acme &lt;Ltd&gt;" in html and "owner@example.com" in html
     assert f'<form method="post" action="{urlsplit(link).geturl()}">' in html
