@@ -1,10 +1,12 @@
 """The OAuth decisions of connecting an account: requests, links, states, languages."""
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.accounts import AccountStatus, ConnectedAccount, SealedSecrets
 from chalicelib.domain.connect import (
     Attach,
     Callback,
@@ -232,3 +234,12 @@ def test_a_link_may_name_the_company_and_replace_its_account():
 )
 def test_the_language_is_the_links_else_the_browsers(preferred, accept, expected):
     assert choose_locale(preferred, accept) == expected
+
+
+def test_an_account_never_shows_its_signing_secrets_when_logged():
+    secret = "whsec_0123456789abcdefWXYZ"
+    plain = replace(account("co_1", AccountStatus.CONNECTED), webhook_secrets=(secret,))
+    sealed = replace(plain, webhook_secrets=SealedSecrets(["c2VhbGVk"], lambda _: secret))
+    for shown in (repr(plain), str(sealed), repr(sealed.webhook_secrets)):
+        assert secret not in shown
+    assert sealed.webhook_secrets == (secret,) and plain == sealed

@@ -7,6 +7,8 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import AccountChange, AccountStatus, ActiveChange, ConnectedAccount
 from chalicelib.domain.connect import (
@@ -24,7 +26,7 @@ from chalicelib.domain.errors import (
     StripeUnavailable,
 )
 from chalicelib.services.accounts import Accounts
-from chalicelib.services.connect import ConnectService
+from chalicelib.services.connect import ConnectService, iso
 from tests.unit.fakes import RecordingNotifier
 
 
@@ -593,3 +595,54 @@ def test_a_disconnection_is_told_once_whichever_way_it_comes(world, event_first)
         ("account.disconnected", "acct_1.v2"),
     ]
     assert service.accounts.connected_for_company("co_1").status is AccountStatus.DISCONNECTED
+
+
+ACCOUNT_IDS = ("acct_a", "acct_b", "acct_c")
+COMPANIES = ("co_1", "co_2")
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["connect", "replace", "disconnect", "deauthorized"]),
+        st.sampled_from(ACCOUNT_IDS),
+        st.sampled_from(COMPANIES),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps)
+def test_whatever_links_are_used_a_company_has_one_active_account_and_each_change_is_told_once(
+    journey,
+):
+    service, _, records, oauth, clock = make_world()
+    for action, account_id, company in journey:
+        clock.now += 60
+        if action in ("connect", "replace"):
+            state, cookie = start(service, company=company, replace=action == "replace")
+            callback = Callback(state, authorized(oauth, account_id), None, cookie)
+            try:
+                service.finish(callback)
+            except ConnectFailed as failed:
+                assert failed.failure in (Failure.ACCOUNT_TAKEN, Failure.ANOTHER_ACCOUNT_ACTIVE)
+        elif action == "disconnect":
+            try:
+                service.disconnect(company, account_id)
+            except NotFound:
+                stored = records.get(account_id)
+                assert stored is None or stored.company_id != company
+        else:  # Stripe's account.application.deauthorized, as the consumer applies it
+            service.accounts.mark_disconnected(account_id, iso(clock.now))
+        for company_id in COMPANIES:
+            active = [a for a in records.for_company(company_id) if a.is_active]
+            assert len(active) <= 1
+            if active:
+                assert records.active_account_id(company_id) == active[0].account_id
+    published = service.accounts.notifier().published
+    ids = [n["notification_id"] for n in published]
+    assert len(ids) == len(set(ids))  # told once each
+    for account in records.items.values():
+        told_of = [n for n in published if n["account_id"] == account.account_id]
+        # One notification per stored version, in order, the last saying what is stored.
+        assert [n["version"] for n in told_of] == list(range(1, account.version + 1))
+        assert told_of[-1]["status"] == str(account.status)
+        assert {n["company_id"] for n in told_of} == {account.company_id}
