@@ -334,7 +334,8 @@ class DynamoAccountStore:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=to_item({"account_id": account_id}),
-                UpdateExpression="SET webhook_secrets_sealed = :s",
+                # Secrets stored in clear before they were sealed go with this write.
+                UpdateExpression="SET webhook_secrets_sealed = :s REMOVE webhook_secrets",
                 ConditionExpression="attribute_exists(account_id) AND attribute_exists(company_id)",
                 ExpressionAttributeValues=to_item({":s": sealed}),
                 ReturnValues="ALL_NEW",
@@ -385,8 +386,11 @@ class DynamoAccountStore:
         fields = {k: values[k] for k in ConnectedAccount.__dataclass_fields__ if k in values}
         fields["status"] = AccountStatus(values["status"])
         sealed = values.get("webhook_secrets_sealed") or ()
+        # Older items hold them in clear until the next PUT seals them: still honoured.
         fields["webhook_secrets"] = (
-            SealedSecrets(sealed, self._open(values["account_id"])) if sealed else ()
+            SealedSecrets(sealed, self._open(values["account_id"]))
+            if sealed
+            else tuple(values.get("webhook_secrets") or ())
         )
         fields["version"] = values.get("version", 0)
         return ConnectedAccount(**fields)

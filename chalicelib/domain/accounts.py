@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, overload
 
@@ -39,8 +39,8 @@ class ConnectedAccount:
     connected_by: str | None = None
     disconnected_at: str | None = None
     # Signing secrets of the account's own webhook endpoint (its dedicated URL), if it has one;
-    # several while a secret is being rolled.
-    webhook_secrets: Sequence[str] = ()
+    # several while a secret is being rolled. Out of the repr: an account may be logged.
+    webhook_secrets: Sequence[str] = field(default=(), repr=False)
     replaced_at: str | None = None
     replaced_by: str | None = None  # the account that took its place
     version: int = 0  # grows with each change the platform is told of

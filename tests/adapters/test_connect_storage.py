@@ -186,3 +186,19 @@ def test_without_a_box_no_secret_is_ever_stored(aws, outputs):
         bare.put(account)
     with pytest.raises(RuntimeError):
         bare.set_webhook_secrets(account.account_id, account.webhook_secrets)
+
+
+def test_secrets_stored_in_clear_before_sealing_still_work_until_sealed(accounts, aws, outputs):
+    account = new_account()
+    accounts.put(account)
+    legacy = "whsec_legacy0123456789abcdef"
+    aws.client("dynamodb").update_item(
+        TableName=outputs["AccountsTableName"],
+        Key={"account_id": {"S": account.account_id}},
+        UpdateExpression="SET webhook_secrets = :s",
+        ExpressionAttributeValues={":s": {"L": [{"S": legacy}]}},
+    )
+    assert accounts.get(account.account_id).webhook_secrets == (legacy,)
+    accounts.set_webhook_secrets(account.account_id, (legacy,))
+    assert "whsec_" not in json.dumps(raw_item(aws, outputs, account.account_id))
+    assert accounts.get(account.account_id).webhook_secrets == (legacy,)
