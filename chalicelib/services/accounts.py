@@ -105,7 +105,7 @@ class Accounts:
             active = self._active(account.company_id, active_id)
             outcome = attach_outcome(found, active, account.company_id, replace)
             if outcome in (Attach.TAKEN, Attach.ANOTHER_ACTIVE):
-                return Attached(outcome, None, found, active)
+                return Attached(outcome, None, found)
             if outcome is Attach.ALREADY_CONNECTED:
                 return Attached(outcome, found, found)
             now_active = connected(account, found)

@@ -107,14 +107,14 @@ class ConnectService:
         return LinkPage(link.request, link.csrf or "", expires_in, self.oauth.authorize_origin())
 
     def open_link(
-        self, link_id: str, redirect_uri: str, form_token: str | None, cookie: str | None
+        self, link_id: str, redirect_uri: str, form_token: str | None, csrf_cookie: str | None
     ) -> Redirect:
         """The admin pressed "Continue to Stripe" on the link's page: spend the link and start
         an authorization, with a new state bound to a new cookie."""
         now = self.clock()
         link = self._usable_link(link_id, now)
         request = link.request
-        problem = csrf_problem(link, form_token, cookie)
+        problem = csrf_problem(link, form_token, csrf_cookie)
         if problem is not None:
             # Not the link's own page in this browser (a forged or scripted POST): nothing spent.
             raise ConnectFailed(problem, request)
