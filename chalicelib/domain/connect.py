@@ -205,7 +205,8 @@ class Attach(StrEnum):
     REPLACED = "replaced"  # connected, and the company's active account is no longer
     ALREADY_CONNECTED = "already_connected"  # it is the company's active account: nothing to do
     TAKEN = "taken"  # another company's account: refused
-    ANOTHER_ACTIVE = "another_active"  # the company has another active account: refused
+    # The company has another active account: refused.
+    ANOTHER_ACCOUNT_ACTIVE = "another_account_active"
 
 
 def attach_outcome(
@@ -222,7 +223,7 @@ def attach_outcome(
     if active is None:
         return Attach.CONNECTED
     # A leaked link must not quietly move the company's payments to someone else's account.
-    return Attach.REPLACED if replace else Attach.ANOTHER_ACTIVE
+    return Attach.REPLACED if replace else Attach.ANOTHER_ACCOUNT_ACTIVE
 
 
 def must_release(found: ConnectedAccount | None) -> bool:

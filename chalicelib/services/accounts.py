@@ -104,7 +104,7 @@ class Accounts:
             active_id = self.records.active_account_id(account.company_id)
             active = self._active(account.company_id, active_id)
             outcome = attach_outcome(found, active, account.company_id, replace)
-            if outcome in (Attach.TAKEN, Attach.ANOTHER_ACTIVE):
+            if outcome in (Attach.TAKEN, Attach.ANOTHER_ACCOUNT_ACTIVE):
                 return Attached(outcome, None, found)
             if outcome is Attach.ALREADY_CONNECTED:
                 return Attached(outcome, found, found)

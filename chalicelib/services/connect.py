@@ -170,11 +170,11 @@ class ConnectService:
             connected_by=request.connected_by,
         )
         attached = self.accounts.attach(account, request.replace, iso(self.clock()))
-        if attached.outcome in (Attach.TAKEN, Attach.ANOTHER_ACTIVE):
+        if attached.outcome in (Attach.TAKEN, Attach.ANOTHER_ACCOUNT_ACTIVE):
             if must_release(attached.found):
                 self._release(granted.account_id)
             failure = Failure.ACCOUNT_TAKEN
-            if attached.outcome is Attach.ANOTHER_ACTIVE:
+            if attached.outcome is Attach.ANOTHER_ACCOUNT_ACTIVE:
                 failure = Failure.ANOTHER_ACCOUNT_ACTIVE
             raise ConnectFailed(failure, request)
         stored = attached.account or account

@@ -148,9 +148,14 @@ ACTIVE_OTHER = account("co_1", AccountStatus.CONNECTED, "acct_active")
         (account("co_1", AccountStatus.REPLACED), None, False, Attach.CONNECTED),
         (account("co_2", AccountStatus.CONNECTED), None, False, Attach.TAKEN),
         (account("co_2", AccountStatus.DISCONNECTED), None, True, Attach.TAKEN),
-        (None, ACTIVE_OTHER, False, Attach.ANOTHER_ACTIVE),
+        (None, ACTIVE_OTHER, False, Attach.ANOTHER_ACCOUNT_ACTIVE),
         (None, ACTIVE_OTHER, True, Attach.REPLACED),
-        (account("co_1", AccountStatus.REPLACED), ACTIVE_OTHER, False, Attach.ANOTHER_ACTIVE),
+        (
+            account("co_1", AccountStatus.REPLACED),
+            ACTIVE_OTHER,
+            False,
+            Attach.ANOTHER_ACCOUNT_ACTIVE,
+        ),
         (account("co_1", AccountStatus.DISCONNECTED), ACTIVE_OTHER, True, Attach.REPLACED),
     ],
 )
@@ -173,7 +178,7 @@ def test_a_company_never_gets_a_second_active_account_nor_anothers(found, active
         assert outcome is Attach.TAKEN
     elif active is not None and not (found and found.is_active):
         # Another account is active: only the platform's own replace link may change that.
-        assert outcome is (Attach.REPLACED if replace else Attach.ANOTHER_ACTIVE)
+        assert outcome is (Attach.REPLACED if replace else Attach.ANOTHER_ACCOUNT_ACTIVE)
     else:
         assert outcome in (Attach.CONNECTED, Attach.ALREADY_CONNECTED)
 
