@@ -202,3 +202,33 @@ def test_secrets_stored_in_clear_before_sealing_still_work_until_sealed(accounts
     accounts.set_webhook_secrets(account.account_id, (legacy,))
     assert "whsec_" not in json.dumps(raw_item(aws, outputs, account.account_id))
     assert accounts.get(account.account_id).webhook_secrets == (legacy,)
+
+
+class CountingKms:
+    """The real KMS client (moto), counting the decryptions asked of it."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.decrypted = 0
+
+    def encrypt(self, **kwargs):
+        return self._client.encrypt(**kwargs)
+
+    def decrypt(self, **kwargs):
+        self.decrypted += 1
+        return self._client.decrypt(**kwargs)
+
+
+def test_a_warm_container_asks_kms_once_per_secret_and_only_when_one_is_used(aws, outputs):
+    kms = CountingKms(aws.client("kms"))
+    box = KmsSecretBox(kms, f"alias/{SERVICE}-secrets")
+    accounts = DynamoAccountStore(aws.client("dynamodb"), outputs["AccountsTableName"], box)
+    account = new_account(webhook_secrets=("whsec_cached0123456789abcdef",))
+    accounts.put(account)
+    stored = accounts.get(account.account_id)
+    assert kms.decrypted == 0 and len(stored.webhook_secrets) == 1  # read, not opened
+    for _ in range(5):  # five webhooks to the dedicated URL
+        assert list(accounts.get(account.account_id).webhook_secrets) == list(
+            account.webhook_secrets
+        )
+    assert kms.decrypted == 1

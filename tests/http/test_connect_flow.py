@@ -440,6 +440,35 @@ def test_a_replace_link_from_the_platform_moves_the_company_and_says_so(client, 
     assert notices[-1]["detail"]["replaced_by"] == new["account_id"]
 
 
+def test_a_payment_started_on_a_replaced_account_is_still_repaired(client, standin):
+    company = unique("co-handover")
+    connect(client, company, f"old-{company}@example.com")
+    [old] = accounts_of(client, company)
+    invoices = [{"invoice_id": "INV-7", "amount": 900}]
+    body = {"company_id": company, "amount": 900, "currency": "usd", "invoices": invoices}
+    status, payment = platform(client, "POST", "/payments", body)
+    assert status == 201 and payment["account_id"] == old["account_id"]
+    connect(client, company, f"new-{company}@example.com", replace=True)
+    # The customer pays after the handover; Stripe's event comes from the old account.
+    request = urllib.request.Request(
+        f"{standin.url}/_standin/payment_intents/{payment['payment_intent_id']}/pay",
+        data=json.dumps({"method": "card"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    [succeeded] = [
+        r["event"]
+        for r in standin.store.event_records(account=old["account_id"])
+        if r["event"]["type"] == "payment_intent.succeeded"
+    ]
+    wiring.repairer().handle(QueuedEvent.from_body(json.dumps(succeeded)))
+    status, repaired = platform(client, "GET", f"/payments/{payment['payment_id']}")
+    assert (status, repaired["status"], repaired["amount_received"]) == (200, "succeeded", 900)
+    # New payments go to the new account.
+    status, later = platform(client, "POST", "/payments", body)
+    assert later["account_id"] != old["account_id"]
+
+
 def test_a_link_page_says_when_it_replaces_the_companys_account(client):
     page = Admin(client).view(new_link(client, unique("co-replace"), replace=True))
     assert b'id="replaces"' in page.body
