@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.accounts import SecretUnreadable
+from chalicelib.observability import logger
 
 # What KMS answers when a ciphertext is not for this key or this encryption context.
 _NOT_THIS_ACCOUNTS = {"InvalidCiphertextException", "IncorrectKeyException"}
@@ -40,10 +41,16 @@ class KmsSecretBox:
                     EncryptionContext={"account_id": account_id},
                 )
             except ValueError:  # not even base64: nothing KMS sealed
-                raise SecretUnreadable(f"a secret stored for {account_id} is damaged") from None
+                raise _unreadable(account_id) from None
             except ClientError as error:
                 if error.response["Error"]["Code"] in _NOT_THIS_ACCOUNTS:
-                    raise SecretUnreadable(f"a secret stored for {account_id} is not its") from None
+                    raise _unreadable(account_id) from None
                 raise
             self._opened[key] = response["Plaintext"].decode()
         return self._opened[key]
+
+
+def _unreadable(account_id: str) -> SecretUnreadable:
+    # Copied from another account's item, or tampered with: worth an operator's look.
+    logger.warning("a stored secret does not open for its account", extra={"account": account_id})
+    return SecretUnreadable(f"a secret stored for {account_id} does not open for it")
