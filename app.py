@@ -13,13 +13,16 @@ from chalice import Chalice, Response
 from chalicelib import consumer, wiring
 from chalicelib.api import payment_method_view, payment_view
 from chalicelib.connect_http import (
+    FORM_CONTENT_TYPE,
     account_view,
     browser_page,
     callback_url,
     link_view,
     page_for,
     parse_callback,
+    parse_continue,
     redirect_to_stripe,
+    show_link_page,
 )
 from chalicelib.domain.accounts import parse_signing_secrets
 from chalicelib.domain.connect import parse_account_id, parse_connect_request
@@ -129,8 +132,17 @@ def create_connect_link(company_id: str) -> Response:
 
 @app.route("/connect/{link_id}", methods=["GET"])
 @browser_page(request)
+def show_connect_link(link_id: str) -> Response:
+    return show_link_page(wiring.connect_service().show_link(link_id), link_id, request())
+
+
+@app.route("/connect/{link_id}", methods=["POST"], content_types=[FORM_CONTENT_TYPE])
+@browser_page(request)
 def open_connect_link(link_id: str) -> Response:
-    redirect = wiring.connect_service().open_link(link_id, callback_url(request()))
+    form_token, cookie = parse_continue(request())
+    redirect = wiring.connect_service().open_link(
+        link_id, callback_url(request()), form_token, cookie
+    )
     logger.info("admin sent to Stripe", extra={"company_id": redirect.request.company_id})
     return redirect_to_stripe(redirect, request())
 
@@ -143,7 +155,7 @@ def connect_callback() -> Response:
     logger.info(
         "account connected", extra={"account": account.account_id, "company_id": account.company_id}
     )
-    count("AccountConnected")
+    count("AccountReplaced" if connected.replaced else "AccountConnected")
     return page_for(connected, request())
 
 

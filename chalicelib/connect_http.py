@@ -1,4 +1,5 @@
-"""HTTP side of connecting a Stripe account: the state cookie, the redirect, pages, API views."""
+"""HTTP side of connecting a Stripe account: the link's page and its form, the state cookie, the
+redirect, pages, API views."""
 
 from __future__ import annotations
 
@@ -6,21 +7,26 @@ import functools
 from collections.abc import Callable
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from chalice import Response
 
 from chalicelib import wiring
-from chalicelib.connect_pages import connected_page, failure_page
+from chalicelib.connect_pages import connected_page, failure_page, link_page
 from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.connect import Callback, ConnectFailed, ConnectRequest, choose_locale
 from chalicelib.domain.webhooks import webhook_overview
 from chalicelib.http import public_base_url
 from chalicelib.observability import count, logger
-from chalicelib.services.connect import Connected, NewLink, Redirect
+from chalicelib.services.connect import Connected, LinkPage, NewLink, Redirect
 
 STATE_COOKIE = "stripe_connect_state"
+CSRF_COOKIE = "stripe_connect_csrf"
+CSRF_FIELD = "csrf_token"
 CALLBACK_PATH = "/connect/oauth/callback"
+LINK_PATH = "/connect/"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+_MAX_FORM_BYTES = 2048
 
 
 def callback_url(current_request: Any) -> str:
@@ -53,6 +59,43 @@ def browser_page(current_request: Callable[[], Any]) -> Callable[..., Any]:
         return wrapper
 
     return decorate
+
+
+def link_url(current_request: Any, link_id: str) -> str:
+    return public_base_url(current_request) + LINK_PATH + link_id
+
+
+def show_link_page(shown: LinkPage, link_id: str, current_request: Any) -> Response:
+    """The link's page; its form may post only back here, then be redirected to Stripe."""
+    form_url = link_url(current_request, link_id)
+    parts = urlsplit(form_url)
+    form_action = f"{parts.scheme}://{parts.netloc} {shown.stripe_origin}"
+    # Strict: the form posts from this very page, never from another site.
+    cookie = _cookie_header(
+        CSRF_COOKIE, shown.csrf, shown.expires_in, parts.path, "Strict", current_request
+    )
+    return link_page(
+        shown.request,
+        _language(current_request, shown.request),
+        form_url,
+        shown.csrf,
+        form_action,
+        {"Set-Cookie": cookie},
+    )
+
+
+def parse_continue(current_request: Any) -> tuple[str | None, str | None]:
+    """The CSRF token the link's form sent back, and the one its cookie holds."""
+    raw = current_request.raw_body or b""
+    token = None
+    if len(raw) <= _MAX_FORM_BYTES:
+        try:
+            fields = parse_qs(raw.decode("utf-8"), max_num_fields=5, strict_parsing=False)
+        except ValueError:  # not UTF-8, or too many fields: not our form
+            fields = {}
+        values = fields.get(CSRF_FIELD) or []
+        token = values[0] if len(values) == 1 else None
+    return token, _read_cookie(current_request, CSRF_COOKIE)
 
 
 def redirect_to_stripe(redirect: Redirect, current_request: Any) -> Response:
@@ -89,6 +132,7 @@ def page_for(connected: Connected, current_request: Any) -> Response:
         connected.reconnected,
         connected.request.return_url,
         {"Set-Cookie": cleared},
+        connected.replaced,
     )
 
 
@@ -110,6 +154,8 @@ def account_view(account: ConnectedAccount, current_request: Any) -> dict[str, A
         "connected_at": account.connected_at,
         "connected_by": account.connected_by,
         "disconnected_at": account.disconnected_at,
+        "replaced_at": account.replaced_at,
+        "replaced_by": account.replaced_by,
         "webhook": webhook_overview(public_base_url(current_request), account.account_id),
     }
 
@@ -121,18 +167,29 @@ def _language(current_request: Any, request: ConnectRequest | None) -> str:
 
 def _cookie(current_request: Any, value: str, max_age: int) -> str:
     path = urlsplit(public_base_url(current_request)).path.rstrip("/") + CALLBACK_PATH
-    attributes = [f"{STATE_COOKIE}={value}", f"Max-Age={max_age}", f"Path={path}", "HttpOnly"]
-    attributes.append("SameSite=Lax")  # Lax: sent on Stripe's top-level redirect back
+    # Lax: sent on Stripe's top-level redirect back.
+    return _cookie_header(STATE_COOKIE, value, max_age, path, "Lax", current_request)
+
+
+def _cookie_header(
+    name: str, value: str, max_age: int, path: str, same_site: str, current_request: Any
+) -> str:
+    attributes = [f"{name}={value}", f"Max-Age={max_age}", f"Path={path}", "HttpOnly"]
+    attributes.append(f"SameSite={same_site}")
     if wiring.settings().stage != "local":  # the local stack serves plain http
         attributes.append("Secure")
     return "; ".join(attributes)
 
 
 def _state_cookie(current_request: Any) -> str | None:
+    return _read_cookie(current_request, STATE_COOKIE)
+
+
+def _read_cookie(current_request: Any, name: str) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(current_request.headers.get("cookie") or "")
     except CookieError:
         return None
-    morsel = jar.get(STATE_COOKIE)
+    morsel = jar.get(name)
     return morsel.value if morsel and morsel.value else None

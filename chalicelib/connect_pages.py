@@ -1,13 +1,13 @@
-"""What an admin reads at the end of connecting a Stripe account, in English or French."""
+"""What an admin reads on opening a connect link and at the end, in English or French."""
 
 from __future__ import annotations
 
 from chalice import Response
 
 from chalicelib.domain.accounts import ConnectedAccount
-from chalicelib.domain.connect import Failure
+from chalicelib.domain.connect import ConnectRequest, Failure
 from chalicelib.domain.webhooks import webhook_overview
-from chalicelib.pages import Html, join, page, tag
+from chalicelib.pages import Html, content_security_policy, join, page, tag, void
 
 # A failure's HTTP status, and its title and advice in each language.
 FAILURES: dict[Failure | None, tuple[int, dict[str, tuple[str, str]]]] = {
@@ -201,6 +201,38 @@ FAILURES: dict[Failure | None, tuple[int, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    Failure.ANOTHER_ACCOUNT_ACTIVE: (
+        409,
+        {
+            "en": (
+                "Your company already has a Stripe account connected",
+                "Its payments keep going to that account, so the one you just chose was not "
+                "connected (and the access you granted was withdrawn). To move to another Stripe "
+                "account, ask the platform for a link that replaces the current one.",
+            ),
+            "fr": (
+                "Votre entreprise a déjà un compte Stripe connecté",
+                "Ses paiements continuent d’aller sur ce compte : celui que vous venez de choisir "
+                "n’a donc pas été connecté (et l’accès accordé a été retiré). Pour passer à un "
+                "autre compte Stripe, demandez à la plateforme un lien qui remplace l’actuel.",
+            ),
+        },
+    ),
+    Failure.CSRF_FAILED: (
+        403,
+        {
+            "en": (
+                "This request did not come from the connect page",
+                "Nothing was used up. Open the link the platform gave you again, in this browser, "
+                "and press “Continue to Stripe” there.",
+            ),
+            "fr": (
+                "Cette demande ne vient pas de la page de connexion",
+                "Rien n’a été consommé. Rouvrez dans ce navigateur le lien fourni par la "
+                "plateforme et cliquez sur « Continuer vers Stripe ».",
+            ),
+        },
+    ),
     Failure.NOT_CONFIGURED: (
         503,
         {
@@ -230,11 +262,39 @@ FAILURES: dict[Failure | None, tuple[int, dict[str, tuple[str, str]]]] = {
     ),
 }
 
+_LINK = {
+    "en": {
+        "title": "Connect a Stripe account",
+        "intro": "You are about to connect a Stripe account to receive the payments of this "
+        "company on the platform.",
+        "company": "Company",
+        "email": "Link made for",
+        "replace": "The Stripe account you choose will replace the one connected now: new "
+        "payments will go to it.",
+        "check": "Continue only if you expected this link. Nothing happens until you press the "
+        "button.",
+        "continue": "Continue to Stripe",
+    },
+    "fr": {
+        "title": "Connecter un compte Stripe",
+        "intro": "Vous allez connecter un compte Stripe pour recevoir les paiements de cette "
+        "entreprise sur la plateforme.",
+        "company": "Entreprise",
+        "email": "Lien créé pour",
+        "replace": "Le compte Stripe que vous choisirez remplacera celui connecté actuellement : "
+        "les nouveaux paiements iront vers lui.",
+        "check": "Ne continuez que si vous attendiez ce lien. Rien ne se passe tant que vous "
+        "n’avez pas cliqué sur le bouton.",
+        "continue": "Continuer vers Stripe",
+    },
+}
+
 _CONNECTED = {
     "en": {
         "title": "Your Stripe account is connected",
         "intro": "The Stripe account {account} is now connected for {company}.",
         "again": "It was connected here before: its history is kept, nothing is duplicated.",
+        "replaced": "It replaces the account {account}, which takes no new payments.",
         "webhook": "Last step: the account’s webhook endpoint",
         "how": "In your Stripe dashboard, open Developers → Webhooks → Add endpoint, and enter:",
         "url": "Endpoint URL",
@@ -248,6 +308,7 @@ _CONNECTED = {
         "intro": "Le compte Stripe {account} est maintenant connecté pour {company}.",
         "again": "Il avait déjà été connecté ici : son historique est conservé, rien n’est "
         "dupliqué.",
+        "replaced": "Il remplace le compte {account}, qui ne reçoit plus de nouveaux paiements.",
         "webhook": "Dernière étape : le endpoint webhook du compte",
         "how": "Dans votre tableau de bord Stripe, ouvrez Développeurs → Webhooks → Ajouter un "
         "endpoint, puis saisissez :",
@@ -268,6 +329,43 @@ def failure_page(failure: Failure | None, lang: str, return_url: str | None = No
     return page(status, lang, str(failure or "error"), "failed", title, body)
 
 
+def link_page(
+    request: ConnectRequest,
+    lang: str,
+    form_url: str,
+    csrf: str,
+    form_action: str,
+    headers: dict[str, str],
+) -> Response:
+    """The page a connect link opens: what it is for, and the one button that spends it."""
+    texts = _LINK[lang]
+    colon = " :" if lang == "fr" else ""
+    facts = [
+        tag("dt", texts["company"] + colon),
+        tag("dd", request.company_name or request.company_id, id="company"),
+    ]
+    if request.email:
+        facts += [tag("dt", texts["email"] + colon), tag("dd", request.email, id="email")]
+    form = tag(
+        "form",
+        join(
+            void("input", type="hidden", name="csrf_token", value=csrf),
+            tag("button", texts["continue"], type="submit", id="continue"),
+        ),
+        method="post",
+        action=form_url,
+    )
+    body = join(
+        tag("p", texts["intro"]),
+        tag("dl", join(*facts)),
+        tag("p", texts["replace"], id="replaces") if request.replace else Html(""),
+        tag("p", texts["check"]),
+        form,
+    )
+    csp = {"Content-Security-Policy": content_security_policy(form_action)}
+    return page(200, lang, "connect_link", "ok", texts["title"], body, {**headers, **csp})
+
+
 def connected_page(
     account: ConnectedAccount,
     lang: str,
@@ -275,6 +373,7 @@ def connected_page(
     again: bool,
     return_url: str | None,
     headers: dict[str, str],
+    replaced: ConnectedAccount | None = None,
 ) -> Response:
     texts = _CONNECTED[lang]
     overview = webhook_overview(base_url, account.account_id)
@@ -291,6 +390,7 @@ def connected_page(
     body = join(
         intro,
         tag("p", texts["again"]) if again else Html(""),
+        _replaced(texts["replaced"], replaced) if replaced else Html(""),
         tag("h2", texts["webhook"]),
         tag("p", texts["how"]),
         tag(
@@ -307,6 +407,11 @@ def connected_page(
         _ending(lang, return_url),
     )
     return page(200, lang, "connected", "ok", texts["title"], body, headers)
+
+
+def _replaced(text: str, old: ConnectedAccount) -> Html:
+    before, _, after = text.partition("{account}")
+    return tag("p", join(before, tag("code", old.account_id, id="replaced-id"), after))
 
 
 def _ending(lang: str, return_url: str | None) -> Html:

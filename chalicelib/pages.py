@@ -14,14 +14,22 @@ _STYLE = (
     "line-height:1.5;color:#1f2328}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}"
     "code{background:#f1f3f5;padding:.1rem .3rem;border-radius:3px;word-break:break-all}"
     ".ok h1{color:#0b6b2e}.failed h1{color:#a4161a}li{margin:.2rem 0}"
+    "button{font:inherit;padding:.5rem 1.2rem;border:0;border-radius:4px;background:#635bff;"
+    "color:#fff;cursor:pointer}dt{font-weight:600}dd{margin:0 0 .5rem 0}"
 )
 _STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
 
-# Only the inline style above may apply; no script, image, font, frame or form at all.
-CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
-)
+
+def content_security_policy(form_action: str = "'none'") -> str:
+    """Only the inline style above may apply; no script, image, font or frame, and a form only
+    where a page has one (form-action also covers where its answer redirects to)."""
+    return (
+        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; "
+        f"form-action {form_action}; frame-ancestors 'none'"
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -64,12 +72,17 @@ def join(*parts: str | Html) -> Html:
     return Html("".join(html(part) for part in parts))
 
 
-def tag(name: str, content: str | Html = "", **attributes: str) -> Html:
+def tag(element: str, content: str | Html = "", **attributes: str) -> Html:
     rendered = "".join(
         f' {key.rstrip("_").replace("_", "-")}="{escape(value)}"'
         for key, value in attributes.items()
     )
-    return Html(f"<{name}{rendered}>{html(content)}</{name}>")
+    return Html(f"<{element}{rendered}>{html(content)}</{element}>")
+
+
+def void(element: str, **attributes: str) -> Html:
+    """An element without content (input)."""
+    return Html(tag(element, **attributes).removesuffix(f"</{element}>"))
 
 
 def page(

@@ -6,11 +6,11 @@ tests may implement them in memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from chalicelib.domain.accounts import ConnectedAccount
-from chalicelib.domain.connect import Attach, Authorization, Pending
+from chalicelib.domain.accounts import AccountChange, ActiveChange, ConnectedAccount
+from chalicelib.domain.connect import Authorization, Pending
 from chalicelib.domain.payment_methods import SavedPaymentMethod
 from chalicelib.domain.payments import Payment
 from chalicelib.domain.webhooks import EventEnvelope
@@ -44,7 +44,8 @@ class PaymentStore(Protocol):
 class AccountStore(Protocol):
     def get(self, account_id: str) -> ConnectedAccount | None: ...
 
-    def connected_for_company(self, company_id: str) -> ConnectedAccount | None: ...
+    def connected_for_company(self, company_id: str) -> ConnectedAccount | None:
+        """The company's active account, else its latest one that is not replaced, if any."""
 
     def put(self, account: ConnectedAccount) -> None: ...
 
@@ -56,12 +57,44 @@ class AccountStore(Protocol):
     ) -> ConnectedAccount | None:
         """Replace only the account's signing secrets; the account afterwards, None if unknown."""
 
-    def attach(self, account: ConnectedAccount) -> tuple[Attach, ConnectedAccount | None]:
-        """Store a new account, or reconnect a disconnected one of the same company, in one
-        conditional write; otherwise change nothing. The outcome and the account it found."""
-
     def for_company(self, company_id: str) -> list[ConnectedAccount]:
         """Every account the company ever connected, the most recently connected first."""
+
+
+class AccountRecords(Protocol):
+    """The accounts table itself: versioned writes with an outbox, no rules."""
+
+    def get(self, account_id: str) -> ConnectedAccount | None: ...
+
+    def for_company(self, company_id: str) -> list[ConnectedAccount]: ...
+
+    def put(self, account: ConnectedAccount) -> None: ...
+
+    def set_webhook_secrets(
+        self, account_id: str, secrets: tuple[str, ...]
+    ) -> ConnectedAccount | None: ...
+
+    def active_account_id(self, company_id: str) -> str | None:
+        """The account the company's active-account record names (None: no record yet)."""
+
+    def write(self, changes: Sequence[AccountChange], active: ActiveChange | None) -> None:
+        """Write every change (and move the company's active account) atomically, or nothing:
+        ConcurrentUpdate if an account is no longer at its expected version or the active
+        account is no longer the expected one."""
+
+    def unpublished(self, account_id: str) -> list[Mapping[str, Any]]:
+        """Notifications written with the account but not yet published, oldest first."""
+
+    def mark_published(self, account_id: str, notification_id: str) -> None: ...
+
+
+class SecretBox(Protocol):
+    """Encrypts what is stored for a connected account, bound to that account."""
+
+    def seal(self, secret: str, account_id: str) -> str: ...
+
+    def open(self, sealed: str, account_id: str) -> str:
+        """The secret; SecretUnreadable if it was not sealed for this account."""
 
 
 class EventQueue(Protocol):
@@ -124,6 +157,9 @@ class ConnectSessions(Protocol):
 
 class ConnectOAuth(Protocol):
     def authorize_url(self, state: str, redirect_uri: str, email: str | None) -> str: ...
+
+    def authorize_origin(self) -> str:
+        """Scheme and host of Stripe's authorize page (for the pages' Content-Security-Policy)."""
 
     def exchange_code(self, code: str) -> Authorization:
         """What the code grants; StripeRejected (code invalid_grant…), StripeUnavailable."""

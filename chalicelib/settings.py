@@ -37,6 +37,8 @@ class Settings:
     connect_link_ttl_seconds: int = 15 * 60
     # Long enough for an admin who creates a Stripe account on the way.
     connect_state_ttl_seconds: int = 60 * 60
+    # The KMS key that seals the secrets stored for connected accounts.
+    secrets_key_id: str = ""
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -88,6 +90,7 @@ class Settings:
             ),
             connect_link_ttl_seconds=int(60 * _number(env, "CONNECT_LINK_TTL_MINUTES", 15)),
             connect_state_ttl_seconds=int(60 * _number(env, "CONNECT_STATE_TTL_MINUTES", 60)),
+            secrets_key_id=env.get("SECRETS_KEY_ID") or f"alias/{service_name}-secrets",
         )
 
 

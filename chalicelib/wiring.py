@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.ports import SecretBox
+    from chalicelib.services.accounts import Accounts
+    from chalicelib.services.connect import ConnectService
 
 SECRET_STRIPE_KEY = "stripe-secret-key"
 SECRET_PLATFORM_TOKEN = "platform-api-token"
@@ -82,7 +87,7 @@ def connect_sessions() -> Any:
     return DynamoConnectSessions(aws("dynamodb"), settings().connect_sessions_table)
 
 
-def connect_service() -> Any:
+def connect_service() -> ConnectService:
     from chalicelib.services.connect import ConnectService
 
     config = settings()
@@ -108,10 +113,30 @@ def payment_store() -> Any:
 
 
 @cache
-def account_store() -> Any:
+def account_store() -> Accounts:
     from chalicelib.adapters.dynamodb import DynamoAccountStore
+    from chalicelib.services.accounts import Accounts
 
-    return DynamoAccountStore(aws("dynamodb"), settings().accounts_table)
+    records = DynamoAccountStore(aws("dynamodb"), settings().accounts_table, secret_box())
+    return Accounts(records, notifier)
+
+
+@cache
+def secret_box() -> SecretBox:
+    from chalicelib.adapters.encryption import KmsSecretBox
+
+    # Built on the first call only; KMS is asked only when a secret is sealed or opened.
+    return KmsSecretBox(_LazyClient("kms"), settings().secrets_key_id)
+
+
+class _LazyClient:
+    """A boto3 client made on its first use: reading an account must not pay for a KMS client."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(aws(self._service), name)
 
 
 @cache

@@ -25,8 +25,11 @@ class DynamoConnectSessions:
             "connected_by": request.connected_by,
             "locale": request.locale,
             "return_url": request.return_url,
+            "company_name": request.company_name,
+            "replace": request.replace or None,
             "expires_at": pending.expires_at,
             "binding": pending.binding,
+            "csrf": pending.csrf,
         }
         try:
             self._client.put_item(
@@ -53,10 +56,13 @@ class DynamoConnectSessions:
                 connected_by=values.get("connected_by"),
                 locale=values.get("locale"),
                 return_url=values.get("return_url"),
+                company_name=values.get("company_name"),
+                replace=bool(values.get("replace", False)),
             ),
             expires_at=values["expires_at"],
             used_at=values.get("used_at"),
             binding=values.get("binding"),
+            csrf=values.get("csrf"),
         )
 
     def use(self, key: str, at: int) -> bool:

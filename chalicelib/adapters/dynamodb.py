@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -11,10 +11,17 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
-from chalicelib.domain.connect import Attach, attach_outcome
+from chalicelib.domain.accounts import (
+    AccountChange,
+    AccountStatus,
+    ActiveChange,
+    ConnectedAccount,
+    SealedSecrets,
+    SecretUnreadable,
+)
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
 from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
+from chalicelib.ports import SecretBox
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -190,24 +197,41 @@ def _payment(values: dict[str, Any]) -> Payment:
     return Payment(**fields)
 
 
+# The record that names a company's active account shares the accounts table; it has no
+# company_id, so it never shows in the by_company index.
+_ACTIVE_PREFIX = "company#"
+_ACCOUNT_FIELDS = (
+    "company_id",
+    "livemode",
+    "connected_at",
+    "status",
+    "scope",
+    "connected_by",
+    "disconnected_at",
+    "replaced_at",
+    "replaced_by",
+    "version",
+)
+
+
 class DynamoAccountStore:
-    def __init__(self, client: Any, table: str) -> None:
+    """Connected accounts with their outbox of notifications, and which one is each company's
+    active account (the rules are in chalicelib/services/accounts.py).
+
+    Webhook signing secrets are stored sealed by the SecretBox (KMS), never in clear.
+    """
+
+    def __init__(self, client: Any, table: str, box: SecretBox | None = None) -> None:
         self._client = client
         self._table = table
+        self._box = box
 
     def get(self, account_id: str) -> ConnectedAccount | None:
         response = self._client.get_item(
             TableName=self._table, Key=to_item({"account_id": account_id}), ConsistentRead=True
         )
         item = response.get("Item")
-        return _account(from_item(item)) if item else None
-
-    def connected_for_company(self, company_id: str) -> ConnectedAccount | None:
-        """The company's most recently connected account (connected or not), if any."""
-        accounts = self.for_company(company_id)
-        connected = [a for a in accounts if a.is_connected]
-        candidates = connected or accounts
-        return candidates[0] if candidates else None
+        return self._account(from_item(item)) if item else None
 
     def for_company(self, company_id: str) -> list[ConnectedAccount]:
         paginator = self._client.get_paginator("query")
@@ -216,101 +240,164 @@ class DynamoAccountStore:
             IndexName="by_company",
             KeyConditionExpression="company_id = :c",
             ExpressionAttributeValues=to_item({":c": company_id}),
-            ScanIndexForward=False,
         )
-        return [_account(from_item(item)) for page in pages for item in page.get("Items", [])]
+        # The index holds keys only (and lags): the table says what each account is now.
+        keys = [from_item(item)["account_id"] for page in pages for item in page["Items"]]
+        found = (self.get(account_id) for account_id in keys)
+        accounts = [a for a in found if a is not None and a.company_id == company_id]
+        return sorted(accounts, key=lambda a: a.connected_at, reverse=True)
 
-    def attach(self, account: ConnectedAccount) -> tuple[Attach, ConnectedAccount | None]:
-        values = {
-            ":company": account.company_id,
-            ":livemode": account.livemode,
-            ":scope": account.scope,
-            ":on": str(AccountStatus.CONNECTED),
-            ":off": str(AccountStatus.DISCONNECTED),
-            ":at": account.connected_at,
-            ":by": account.connected_by,
-        }
-        sets = "company_id = :company, livemode = :livemode, #scope = :scope, #status = :on, "
-        sets += "connected_at = :at" + (", connected_by = :by" if account.connected_by else "")
-        removes = "disconnected_at" + ("" if account.connected_by else ", connected_by")
-        try:
-            # Only a new account, or one this company disconnected: never another's.
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=to_item({"account_id": account.account_id}),
-                UpdateExpression=f"SET {sets} REMOVE {removes}",
-                ConditionExpression="attribute_not_exists(account_id) OR "
-                "(company_id = :company AND #status = :off)",
-                ExpressionAttributeNames={"#status": "status", "#scope": "scope"},
-                ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            old = error.response.get("Item")
-            before = _account(from_item(old)) if old else self.get(account.account_id)
-            return attach_outcome(before, account.company_id), before
-        old = response.get("Attributes")
-        return Attach.CONNECTED, _account(from_item(old)) if old else None
+    def active_account_id(self, company_id: str) -> str | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"account_id": _ACTIVE_PREFIX + company_id}),
+            ConsistentRead=True,
+        )
+        return from_item(response.get("Item", {})).get("active_account_id")
 
     def put(self, account: ConnectedAccount) -> None:
-        values = asdict(account)
-        values["status"] = str(account.status)
-        values["webhook_secrets"] = list(account.webhook_secrets) or None
-        self._client.put_item(TableName=self._table, Item=to_item(values))
+        values = _account_values(account)
+        values["webhook_secrets_sealed"] = self._sealed(account) or None
+        self._client.put_item(TableName=self._table, Item=to_item({**values, "outbox": {}}))
+
+    def write(self, changes: Sequence[AccountChange], active: ActiveChange | None) -> None:
+        items = [{"Update": self._change(change)} for change in changes]
+        if active is not None:
+            items.append({"Update": self._active_change(active)})
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if _condition_failed(error):
+                raise ConcurrentUpdate("an account changed meanwhile") from None
+            raise
+
+    def _change(self, change: AccountChange) -> dict[str, Any]:
+        values = _account_values(change.account)
+        present = [f for f in _ACCOUNT_FIELDS if values.get(f) is not None]
+        absent = [f for f in _ACCOUNT_FIELDS if values.get(f) is None]
+        names = {f"#{f}": f for f in _ACCOUNT_FIELDS}
+        attribute_values: dict[str, Any] = {f":{f}": values[f] for f in present}
+        attribute_values[":expected"] = change.expected_version
+        sets = [f"#{f} = :{f}" for f in present]
+        if change.notification is not None:
+            notification = json.dumps(change.notification, sort_keys=True)
+            if change.expected_version == 0:  # a new (or older) item: no outbox yet
+                sets.append("outbox = :outbox")
+                attribute_values[":outbox"] = {change.notification["notification_id"]: notification}
+            else:
+                sets.append("outbox.#nid = :n")
+                names["#nid"] = change.notification["notification_id"]
+                attribute_values[":n"] = notification
+        expression = "SET " + ", ".join(sets)
+        if absent:
+            expression += " REMOVE " + ", ".join(f"#{f}" for f in absent)
+        condition = "#version = :expected"
+        if change.expected_version == 0:
+            condition = "attribute_not_exists(#version) OR #version = :expected"
+        return {
+            "TableName": self._table,
+            "Key": to_item({"account_id": change.account.account_id}),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(attribute_values),
+        }
+
+    def _active_change(self, active: ActiveChange) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if active.active is None:
+            expression = "REMOVE active_account_id"
+        else:
+            expression = "SET active_account_id = :a"
+            values[":a"] = active.active
+        if active.expected is None:
+            condition = "attribute_not_exists(active_account_id)"
+        else:
+            condition = "active_account_id = :e"
+            values[":e"] = active.expected
+        update = {
+            "TableName": self._table,
+            "Key": to_item({"account_id": _ACTIVE_PREFIX + active.company_id}),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+        }
+        if values:
+            update["ExpressionAttributeValues"] = to_item(values)
+        return update
 
     def set_webhook_secrets(
         self, account_id: str, secrets: tuple[str, ...]
     ) -> ConnectedAccount | None:
+        sealed = [self._seal(secret, account_id) for secret in secrets]
         # Only this attribute: a disconnect or reconnect racing with it must survive.
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=to_item({"account_id": account_id}),
-                UpdateExpression="SET webhook_secrets = :s",
-                ConditionExpression="attribute_exists(account_id)",
-                ExpressionAttributeValues=to_item({":s": list(secrets)}),
+                # Secrets stored in clear before they were sealed go with this write.
+                UpdateExpression="SET webhook_secrets_sealed = :s REMOVE webhook_secrets",
+                ConditionExpression="attribute_exists(account_id) AND attribute_exists(company_id)",
+                ExpressionAttributeValues=to_item({":s": sealed}),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:
             if _condition_failed(error):
                 return None
             raise
-        return _account(from_item(response["Attributes"]))
+        return self._account(from_item(response["Attributes"]))
 
-    def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=to_item({"account_id": account_id}),
-                UpdateExpression="SET #status = :off, disconnected_at = :at",
-                ConditionExpression="attribute_exists(account_id) AND #status = :on",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":off": str(AccountStatus.DISCONNECTED),
-                        ":on": str(AccountStatus.CONNECTED),
-                        ":at": at,
-                    }
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-            return self.get(account_id)  # already disconnected (first writer wins), or unknown
-        return _account(from_item(response["Attributes"]))
+    def unpublished(self, account_id: str) -> list[Mapping[str, Any]]:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"account_id": account_id}),
+            ProjectionExpression="outbox",
+            ConsistentRead=True,
+        )
+        outbox = from_item(response.get("Item", {})).get("outbox", {})
+        return sorted((json.loads(v) for v in outbox.values()), key=lambda n: n["version"])
+
+    def mark_published(self, account_id: str, notification_id: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=to_item({"account_id": account_id}),
+            UpdateExpression="REMOVE #outbox.#nid",
+            ExpressionAttributeNames={"#outbox": "outbox", "#nid": notification_id},
+        )
+
+    def _sealed(self, account: ConnectedAccount) -> list[str]:
+        if isinstance(account.webhook_secrets, SealedSecrets):
+            return list(account.webhook_secrets.sealed)
+        return [self._seal(secret, account.account_id) for secret in account.webhook_secrets]
+
+    def _seal(self, secret: str, account_id: str) -> str:
+        if self._box is None:
+            raise RuntimeError("no SecretBox: signing secrets are never stored in clear")
+        return self._box.seal(secret, account_id)
+
+    def _open(self, account_id: str) -> Callable[[str], str]:
+        def open_one(sealed: str) -> str:
+            if self._box is None:
+                raise SecretUnreadable("no SecretBox to open the secrets with")
+            return self._box.open(sealed, account_id)
+
+        return open_one
+
+    def _account(self, values: dict[str, Any]) -> ConnectedAccount:
+        fields = {k: values[k] for k in ConnectedAccount.__dataclass_fields__ if k in values}
+        fields["status"] = AccountStatus(values["status"])
+        sealed = values.get("webhook_secrets_sealed") or ()
+        # Older items hold them in clear until the next PUT seals them: still honoured.
+        fields["webhook_secrets"] = (
+            SealedSecrets(sealed, self._open(values["account_id"]))
+            if sealed
+            else tuple(values.get("webhook_secrets") or ())
+        )
+        fields["version"] = values.get("version", 0)
+        return ConnectedAccount(**fields)
 
 
-def _account(values: dict[str, Any]) -> ConnectedAccount:
-    fields = {k: values[k] for k in ConnectedAccount.__dataclass_fields__ if k in values}
-    fields["status"] = AccountStatus(values["status"])
-    fields["webhook_secrets"] = tuple(values.get("webhook_secrets") or ())
-    return ConnectedAccount(**fields)
-
-
-def _notification_order(notification: Mapping[str, Any]) -> int:
-    # Versions only grow, so they order a payment's notifications (v10 after v9).
-    return int(notification["notification_id"].rsplit(".v", 1)[1])
+def _account_values(account: ConnectedAccount) -> dict[str, Any]:
+    values = asdict(account)
+    del values["webhook_secrets"]
+    values["status"] = str(account.status)
+    return values

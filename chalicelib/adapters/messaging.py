@@ -50,7 +50,8 @@ class EventBridgeNotifier:
                 {
                     "EventBusName": self._bus_name,
                     "Source": NOTIFICATION_SOURCE,
-                    "DetailType": NOTIFICATION_DETAIL_TYPE,
+                    # Accounts' notifications name their own type; payments' are the default.
+                    "DetailType": notification.get("type", NOTIFICATION_DETAIL_TYPE),
                     "Detail": json.dumps(notification, sort_keys=True),
                 }
             ]

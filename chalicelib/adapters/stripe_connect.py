@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import stripe
 
 from chalicelib.adapters.stripe_api import _translated_errors
@@ -27,6 +29,12 @@ class StripeConnectOAuth:
         if email:
             params["stripe_user"] = {"email": email}
         return self._client.oauth.authorize_url(params)  # type: ignore[arg-type]
+
+    def authorize_origin(self) -> str:
+        # Built, not fetched: the SDK knows where its connect address points.
+        url = self._client.oauth.authorize_url({"client_id": self._client_id or "ca_"})
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def exchange_code(self, code: str) -> Authorization:
         with _translated_errors():

@@ -1,18 +1,31 @@
-"""Connected Stripe accounts: which company each belongs to and whether it is still connected."""
+"""Connected Stripe accounts: which company each belongs to, whether it is its active one, and
+what the platform is told when that changes."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 from chalicelib.domain.errors import InvalidInput
 
 
 class AccountStatus(StrEnum):
-    CONNECTED = "connected"
+    CONNECTED = "connected"  # the company's active account: new payments go to it
+    # Another account of the company took its place; the platform keeps access, so the
+    # payments already started on it are still repaired.
+    REPLACED = "replaced"
     DISCONNECTED = "disconnected"
+
+
+class AccountNotification(StrEnum):
+    """The detail-types of what the platform is told about its companies' accounts."""
+
+    CONNECTED = "account.connected"
+    REPLACED = "account.replaced"
+    DISCONNECTED = "account.disconnected"
 
 
 @dataclass(frozen=True)
@@ -26,12 +39,141 @@ class ConnectedAccount:
     connected_by: str | None = None
     disconnected_at: str | None = None
     # Signing secrets of the account's own webhook endpoint (its dedicated URL), if it has one;
-    # several while a secret is being rolled.
-    webhook_secrets: tuple[str, ...] = ()
+    # several while a secret is being rolled. Out of the repr: an account may be logged.
+    webhook_secrets: Sequence[str] = field(default=(), repr=False)
+    replaced_at: str | None = None
+    replaced_by: str | None = None  # the account that took its place
+    version: int = 0  # grows with each change the platform is told of
 
     @property
     def is_connected(self) -> bool:
+        """Whether the platform still has access to the account (and acts on its events)."""
+        return self.status is not AccountStatus.DISCONNECTED
+
+    @property
+    def is_active(self) -> bool:
+        """Whether it is the company's account for new payments (at most one per company)."""
         return self.status is AccountStatus.CONNECTED
+
+
+def connected(account: ConnectedAccount, before: ConnectedAccount | None) -> ConnectedAccount:
+    """The account as the company's active one; a known account keeps its secrets and history."""
+    if before is None:
+        return replace(account, status=AccountStatus.CONNECTED, version=1)
+    return replace(
+        account,
+        webhook_secrets=before.webhook_secrets,
+        version=before.version + 1,
+        status=AccountStatus.CONNECTED,
+        disconnected_at=None,
+        replaced_at=None,
+        replaced_by=None,
+    )
+
+
+def replaced(account: ConnectedAccount, by: str, at: str) -> ConnectedAccount:
+    return replace(
+        account,
+        status=AccountStatus.REPLACED,
+        replaced_at=at,
+        replaced_by=by,
+        version=account.version + 1,
+    )
+
+
+def disconnected(account: ConnectedAccount, at: str) -> ConnectedAccount:
+    return replace(
+        account, status=AccountStatus.DISCONNECTED, disconnected_at=at, version=account.version + 1
+    )
+
+
+def account_notification(
+    account: ConnectedAccount, kind: AccountNotification, occurred_at: str
+) -> dict[str, Any]:
+    """What the platform is told; its id is stable across re-sends (one per account version)."""
+    return {
+        "notification_id": f"{account.account_id}.v{account.version}",
+        "type": str(kind),
+        "version": account.version,
+        "account_id": account.account_id,
+        "company_id": account.company_id,
+        "status": str(account.status),
+        "livemode": account.livemode,
+        "connected_at": account.connected_at,
+        "connected_by": account.connected_by,
+        "disconnected_at": account.disconnected_at,
+        "replaced_by": account.replaced_by,
+        "occurred_at": occurred_at,
+    }
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """One account written as `account`, if it is still at `expected_version`, with what the
+    platform is to be told of it (kept in the same write, published afterwards)."""
+
+    account: ConnectedAccount
+    expected_version: int
+    notification: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ActiveChange:
+    """The company's active account moves from `expected` to `active` (None: no account)."""
+
+    company_id: str
+    expected: str | None
+    active: str | None
+
+
+class SecretUnreadable(Exception):
+    """A stored secret could not be decrypted for its account (moved, or its key is gone)."""
+
+
+class SealedSecrets(Sequence[str]):
+    """Secrets stored encrypted, opened only when first used (never shown in a repr)."""
+
+    def __init__(self, sealed: Sequence[str], open_one: Callable[[str], str]) -> None:
+        self.sealed = tuple(sealed)
+        self._open_one = open_one
+        self._opened: tuple[str, ...] | None = None
+
+    def _plain(self) -> tuple[str, ...]:
+        if self._opened is None:
+            opened = []
+            for sealed in self.sealed:
+                try:
+                    opened.append(self._open_one(sealed))
+                except SecretUnreadable:
+                    continue  # one that is not this account's verifies nothing
+            self._opened = tuple(opened)
+        return self._opened
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._plain()[index]
+
+    def __len__(self) -> int:
+        return len(self.sealed)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plain())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.sealed)
+
+    def __repr__(self) -> str:
+        return f"SealedSecrets({len(self.sealed)} sealed)"
 
 
 _SIGNING_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=_-]{16,128}")

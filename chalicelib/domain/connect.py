@@ -16,7 +16,7 @@ from chalicelib.domain.payment_requests import parse_id
 
 LOCALES = ("en", "fr")
 DEFAULT_LOCALE = "en"
-_FIELDS = {"email", "connected_by", "locale", "return_url"}
+_FIELDS = {"email", "connected_by", "locale", "return_url", "company_name", "replace"}
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
@@ -37,6 +37,8 @@ class Failure(StrEnum):
     CODE_REJECTED = "code_rejected"
     STRIPE_UNAVAILABLE = "stripe_unavailable"
     ACCOUNT_TAKEN = "account_taken"
+    ANOTHER_ACCOUNT_ACTIVE = "another_account_active"
+    CSRF_FAILED = "csrf_failed"
     NOT_CONFIGURED = "not_configured"
 
 
@@ -58,6 +60,9 @@ class ConnectRequest:
     connected_by: str | None = None
     locale: str | None = None
     return_url: str | None = None
+    company_name: str | None = None  # shown to the admin; the company id if the platform gave none
+    # Set by the platform only: connecting a different account then replaces the active one.
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class Pending:
     expires_at: int  # unix seconds
     used_at: int | None = None
     binding: str | None = None  # states only: the hash of the browser's cookie
+    # Links only: the token the "Continue to Stripe" form must send back, and its cookie.
+    csrf: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,9 @@ def parse_connect_request(company_id: str, body: Any) -> ConnectRequest:
     locale = body.get("locale")
     if locale is not None and locale not in LOCALES:
         raise InvalidInput("locale", f"must be one of {', '.join(LOCALES)}")
+    replace = body.get("replace", False)
+    if not isinstance(replace, bool):
+        raise InvalidInput("replace", "must be true or false")
     return_url = _optional_text(body, "return_url", 2000)
     if return_url is not None:
         parts = urlsplit(return_url)
@@ -114,6 +124,8 @@ def parse_connect_request(company_id: str, body: Any) -> ConnectRequest:
         connected_by=_optional_text(body, "connected_by", 200),
         locale=locale,
         return_url=return_url,
+        company_name=_optional_text(body, "company_name", 200),
+        replace=replace,
     )
 
 
@@ -173,23 +185,50 @@ def state_problem(state: Pending | None, callback: Callback, now: float) -> Fail
     return None
 
 
+def csrf_problem(link: Pending, form_token: str | None, cookie: str | None) -> Failure | None:
+    """Whether the "Continue" form came from the link's own page, opened in this browser."""
+    expected = (link.csrf or "").encode()
+    sent, kept = (form_token or "").encode(), (cookie or "").encode()
+    # Both compared in full, whatever the first says: the time taken tells nothing.
+    matches = hmac.compare_digest(sent, expected) & hmac.compare_digest(kept, expected)
+    return None if expected and matches else Failure.CSRF_FAILED
+
+
 def stripe_refusal(error: str) -> Failure:
     return Failure.ACCESS_DENIED if error == "access_denied" else Failure.AUTHORIZATION_FAILED
 
 
 class Attach(StrEnum):
-    """What storing an account for a company did, given what was stored before."""
+    """What connecting an account for a company does, given what is stored."""
 
-    CONNECTED = "connected"  # new, or a disconnected account of the same company again
-    ALREADY_CONNECTED = "already_connected"
+    CONNECTED = "connected"  # new, or an account of the company's coming back
+    REPLACED = "replaced"  # connected, and the company's active account is no longer
+    ALREADY_CONNECTED = "already_connected"  # it is the company's active account: nothing to do
     TAKEN = "taken"  # another company's account: refused
+    # The company has another active account: refused.
+    ANOTHER_ACCOUNT_ACTIVE = "another_account_active"
 
 
-def attach_outcome(before: ConnectedAccount | None, company_id: str) -> Attach:
-    """The outcome when the conditional write was refused, given the account it found."""
-    if before is not None and before.company_id == company_id and before.is_connected:
+def attach_outcome(
+    found: ConnectedAccount | None,
+    active: ConnectedAccount | None,
+    company_id: str,
+    replace: bool,
+) -> Attach:
+    """Connecting account `found` (None: never seen) for a company whose active one is `active`."""
+    if found is not None and found.company_id != company_id:
+        return Attach.TAKEN
+    if found is not None and found.is_active:
         return Attach.ALREADY_CONNECTED
-    return Attach.TAKEN
+    if active is None:
+        return Attach.CONNECTED
+    # A leaked link must not quietly move the company's payments to someone else's account.
+    return Attach.REPLACED if replace else Attach.ANOTHER_ACCOUNT_ACTIVE
+
+
+def must_release(found: ConnectedAccount | None) -> bool:
+    """After a refusal: revoke the grant just made, unless the platform needs that access still."""
+    return found is None or not found.is_connected
 
 
 def choose_locale(preferred: str | None, accept_language: str | None) -> str:

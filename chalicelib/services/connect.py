@@ -1,5 +1,6 @@
-"""Connecting a company's Stripe account by OAuth (single-use link, state bound to the admin's
-browser, code exchanged once), listing its accounts, and disconnecting one."""
+"""Connecting a company's Stripe account by OAuth (a single-use link spent only by its page's
+form, a state bound to the admin's browser, a code exchanged once, one active account per
+company), listing its accounts, and disconnecting one."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ from chalicelib.domain.connect import (
     ConnectRequest,
     Failure,
     Pending,
+    csrf_problem,
     digest,
     link_problem,
+    must_release,
     state_problem,
     stripe_refusal,
 )
 from chalicelib.domain.errors import NotFound, StripeRejected, StripeUnavailable
 from chalicelib.observability import logger
-from chalicelib.ports import AccountStore, ConnectOAuth, ConnectSessions
+from chalicelib.ports import ConnectOAuth, ConnectSessions
+from chalicelib.services.accounts import Accounts
 
 
 def new_secret() -> str:
@@ -43,6 +47,16 @@ class NewLink:
 
 
 @dataclass(frozen=True)
+class LinkPage:
+    """What the admin sees on opening a link, before anything is spent."""
+
+    request: ConnectRequest
+    csrf: str  # goes in the form and in a cookie; both must come back with the POST
+    expires_in: int  # seconds
+    stripe_origin: str  # where the form's answer sends the admin
+
+
+@dataclass(frozen=True)
 class Redirect:
     """Where the admin goes next, and the value of the cookie that binds the state to them."""
 
@@ -57,6 +71,7 @@ class Connected:
     account: ConnectedAccount
     request: ConnectRequest
     reconnected: bool
+    replaced: ConnectedAccount | None = None
 
 
 def _link_key(link_id: str) -> str:
@@ -70,7 +85,7 @@ def _state_key(state: str) -> str:
 @dataclass
 class ConnectService:
     sessions: ConnectSessions
-    accounts: AccountStore
+    accounts: Accounts
     oauth: ConnectOAuth
     link_ttl_seconds: int
     state_ttl_seconds: int
@@ -80,17 +95,29 @@ class ConnectService:
     def create_link(self, request: ConnectRequest) -> NewLink:
         link_id = self.new_secret()
         expires_at = int(self.clock()) + self.link_ttl_seconds
-        self.sessions.put(_link_key(link_id), Pending(request, expires_at))
+        pending = Pending(request, expires_at, csrf=self.new_secret())
+        self.sessions.put(_link_key(link_id), pending)
         return NewLink(link_id, request.company_id, iso(expires_at))
 
-    def open_link(self, link_id: str, redirect_uri: str) -> Redirect:
-        """Spend the link and start an authorization: a new state, bound to a new cookie."""
+    def show_link(self, link_id: str) -> LinkPage:
+        """What the link is for; reading it spends nothing (mail scanners and previews open it)."""
         now = self.clock()
-        link = self.sessions.get(_link_key(link_id))
-        problem = link_problem(link, now)
-        if problem is not None or link is None:
-            raise ConnectFailed(problem or Failure.LINK_UNKNOWN, link.request if link else None)
+        link = self._usable_link(link_id, now)
+        expires_in = max(0, int(link.expires_at - now))
+        return LinkPage(link.request, link.csrf or "", expires_in, self.oauth.authorize_origin())
+
+    def open_link(
+        self, link_id: str, redirect_uri: str, form_token: str | None, csrf_cookie: str | None
+    ) -> Redirect:
+        """The admin pressed "Continue to Stripe" on the link's page: spend the link and start
+        an authorization, with a new state bound to a new cookie."""
+        now = self.clock()
+        link = self._usable_link(link_id, now)
         request = link.request
+        problem = csrf_problem(link, form_token, csrf_cookie)
+        if problem is not None:
+            # Not the link's own page in this browser (a forged or scripted POST): nothing spent.
+            raise ConnectFailed(problem, request)
         state, cookie = self.new_secret(), self.new_secret()
         try:
             # Built before the link is spent: a stage without a client id keeps its links.
@@ -103,11 +130,21 @@ class ConnectService:
         self.sessions.put(_state_key(state), Pending(request, expires_at, binding=digest(cookie)))
         return Redirect(url, cookie, self.state_ttl_seconds, request)
 
+    def _usable_link(self, link_id: str, now: float) -> Pending:
+        link = self.sessions.get(_link_key(link_id))
+        problem = link_problem(link, now)
+        if problem is not None or link is None:
+            raise ConnectFailed(problem or Failure.LINK_UNKNOWN, link.request if link else None)
+        return link
+
     def finish(self, callback: Callback) -> Connected:
         """Check and spend the state, then exchange the code once and store the account."""
         key = _state_key(callback.state) if callback.state else None
         state = self.sessions.get(key) if key else None
         problem = state_problem(state, callback, self.clock())
+        if problem is Failure.STATE_MISMATCH and callback.code and key is not None:
+            # State and code were seen outside the browser that started them: never usable again.
+            self.sessions.use(key, int(self.clock()))
         if problem is not None or state is None or key is None:
             raise ConnectFailed(problem or Failure.STATE_UNKNOWN, state.request if state else None)
         request = state.request
@@ -132,24 +169,29 @@ class ConnectService:
             scope=granted.scope,
             connected_by=request.connected_by,
         )
-        outcome, before = self.accounts.attach(account)
-        if outcome is Attach.TAKEN:
-            self._release(before)
-            raise ConnectFailed(Failure.ACCOUNT_TAKEN, request)
-        if outcome is Attach.ALREADY_CONNECTED and before is not None:
-            return Connected(before, request, reconnected=True)
-        return Connected(account, request, reconnected=before is not None)
+        attached = self.accounts.attach(account, request.replace, iso(self.clock()))
+        if attached.outcome in (Attach.TAKEN, Attach.ANOTHER_ACCOUNT_ACTIVE):
+            if must_release(attached.found):
+                self._release(granted.account_id)
+            failure = Failure.ACCOUNT_TAKEN
+            if attached.outcome is Attach.ANOTHER_ACCOUNT_ACTIVE:
+                failure = Failure.ANOTHER_ACCOUNT_ACTIVE
+            raise ConnectFailed(failure, request)
+        stored = attached.account or account
+        return Connected(
+            stored,
+            request,
+            reconnected=attached.found is not None,
+            replaced=attached.replaced if attached.outcome is Attach.REPLACED else None,
+        )
 
-    def _release(self, owner: ConnectedAccount | None) -> None:
-        """Refused for another company: undo the grant unless that company still uses it."""
-        if owner is not None and not owner.is_connected:
-            try:
-                self.oauth.deauthorize(owner.account_id)
-            except (StripeRejected, StripeUnavailable):
-                # Stripe's access stays, but no company acts on the account's events.
-                logger.warning(
-                    "could not release a refused account", extra={"account": owner.account_id}
-                )
+    def _release(self, account_id: str) -> None:
+        """Refused: undo the grant just made, so the account is not left attached to us."""
+        try:
+            self.oauth.deauthorize(account_id)
+        except (StripeRejected, StripeUnavailable):
+            # Stripe's access stays, but no company acts on the account's events.
+            logger.warning("could not release a refused account", extra={"account": account_id})
 
     def disconnect(self, company_id: str, account_id: str) -> ConnectedAccount:
         account = self.accounts.get(account_id)
@@ -158,6 +200,7 @@ class ConnectService:
         if account.is_connected:
             # Stripe first: if it fails the account stays connected here, as it is there.
             self.oauth.deauthorize(account_id)
+        # Also when it was disconnected already: publishes what an earlier try left unsent.
         return self.accounts.mark_disconnected(account_id, iso(self.clock())) or account
 
     def accounts_of(self, company_id: str) -> list[ConnectedAccount]:

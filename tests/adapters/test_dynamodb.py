@@ -6,9 +6,13 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.adapters.dynamodb import DynamoAccountStore, DynamoPaymentStore
+from chalicelib.adapters.encryption import KmsSecretBox
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
 from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus, notification_of
+from chalicelib.services.accounts import Accounts
+from tests.adapters.conftest import SERVICE
+from tests.unit.fakes import RecordingNotifier
 
 NOW = "2026-11-29T12:00:00.000+00:00"
 
@@ -20,7 +24,9 @@ def payments(aws, outputs):
 
 @pytest.fixture
 def accounts(aws, outputs):
-    return DynamoAccountStore(aws.client("dynamodb"), outputs["AccountsTableName"])
+    box = KmsSecretBox(aws.client("kms"), f"alias/{SERVICE}-secrets")
+    records = DynamoAccountStore(aws.client("dynamodb"), outputs["AccountsTableName"], box)
+    return Accounts(records, RecordingNotifier)
 
 
 def new_payment():

@@ -30,9 +30,18 @@ def state_cookies(page) -> list[dict]:
 
 def test_the_admin_follows_the_link_clicks_connect_and_the_account_is_stored(stack, page):
     company = f"browser-{uuid.uuid4().hex[:8]}"
-    link = connect_link(stack, company, email=f"{company}@example.com", connected_by="admin-7")
+    link = connect_link(
+        stack, company, email=f"{company}@example.com", connected_by="admin-7", company_name="Acme"
+    )
 
+    # The link opens a page of the service: nothing is spent until the admin presses Continue.
     page.goto(link)
+    page.wait_for_selector("main#connect_link")
+    assert page.inner_text("#company") == "Acme"
+    assert page.inner_text("#email") == f"{company}@example.com"
+    assert state_cookies(page) == []
+    screenshot(page, "0-connect-link")
+    page.click("#continue")
     page.wait_for_selector("#connect")
     assert page.url.startswith(f"{stack.stripe}/oauth/authorize?")
     [cookie] = state_cookies(page)
@@ -65,6 +74,7 @@ def test_the_admin_follows_the_link_clicks_connect_and_the_account_is_stored(sta
     assert item["company_id"]["S"] == company and item["status"]["S"] == "connected"
 
     # The link was single use: opening it again shows why, in a page of its own.
+    assert page.csp_violations == []  # the form's post and Stripe's redirect were allowed
     page.goto(link)
     page.wait_for_selector("main#link_used")
     screenshot(page, "3-link-used")
@@ -73,6 +83,8 @@ def test_the_admin_follows_the_link_clicks_connect_and_the_account_is_stored(sta
 def test_the_admin_clicks_deny_and_nothing_is_connected(stack, page):
     company = f"browser-{uuid.uuid4().hex[:8]}"
     page.goto(connect_link(stack, company, locale="fr"))
+    page.wait_for_selector("main#connect_link")
+    page.click("text=Continuer vers Stripe")
     page.wait_for_selector("#deny")
     page.click("#deny")
     page.wait_for_selector("main#access_denied")
@@ -80,3 +92,19 @@ def test_the_admin_clicks_deny_and_nothing_is_connected(stack, page):
     screenshot(page, "4-denied-fr")
     assert page.csp_violations == []
     assert accounts_of(stack, company) == []
+
+
+def test_a_link_page_opened_by_a_scanner_leaves_the_link_to_the_admin(stack, page, chromium):
+    company = f"browser-{uuid.uuid4().hex[:8]}"
+    link = connect_link(stack, company)
+    scanner = chromium.new_context()
+    try:
+        scanned = scanner.new_page()
+        scanned.goto(link)
+        scanned.wait_for_selector("main#connect_link")  # it reads the page, presses nothing
+    finally:
+        scanner.close()
+    page.goto(link)
+    page.click("#continue")
+    page.wait_for_selector("#connect")
+    assert page.url.startswith(f"{stack.stripe}/oauth/authorize?")

@@ -148,7 +148,7 @@ class Bridge:
             for message in messages:
                 self._told.append(json.loads(message["Body"])["detail"])
                 self.sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
-        return [n for n in self._told if n["payment_id"] == payment_id]
+        return [n for n in self._told if n.get("payment_id") == payment_id]
 
     # --- the webhook and the consumer ------------------------------------------------------
     def queue(self, *events: dict[str, Any]) -> None:

@@ -216,7 +216,7 @@ def notifications(stack: Stack, inbox: str, payment_id: str, settle: float = 1.0
     ).get("Messages", []):
         for message in messages:
             detail = json.loads(message["Body"])["detail"]
-            _received.setdefault(detail["payment_id"], []).append(detail)
+            _received.setdefault(detail.get("payment_id", ""), []).append(detail)
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
     return list(_received.get(payment_id, []))
 

@@ -1,5 +1,6 @@
 """Connecting a Stripe account through the HTTP API (chalice.test.Client), against moto and the
-Stripe stand-in through the real SDK: the link, the redirect, the callback and every failure."""
+Stripe stand-in through the real SDK: the link's page and its form, the redirect, the callback,
+every failure, and what the platform is told on its bus."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from chalice.test import Client
 import app as service
 from chalicelib import wiring
 from chalicelib.domain.webhooks import HANDLED_EVENT_TYPES
-from tests.http.conftest import SERVICE, TOKEN
+from chalicelib.services.repair import QueuedEvent
+from tests.http.conftest import SERVICE, TOKEN, signed, stripe_event
 
 BASE = "https://bridge.example.com"
 CALLBACK = f"{BASE}/connect/oauth/callback"
@@ -51,31 +53,62 @@ def consent(authorize_url: str, decision: str = "connect") -> dict[str, str]:
 
 
 class Admin:
-    """One admin's browser: the cookie jar of the service's callback path."""
+    """One admin's browser: its cookies (by name) for the service's paths."""
 
     def __init__(self, client: Client, accept_language: str | None = None) -> None:
         self.client = client
-        self.cookie: str | None = None
+        self.cookies: dict[str, str] = {}
         self.accept_language = accept_language
 
+    @property
+    def cookie(self) -> str | None:
+        return self.cookies.get("stripe_connect_state")
+
+    @cookie.setter
+    def cookie(self, value: str) -> None:
+        self.cookies["stripe_connect_state"] = value
+
+    def view(self, link_url: str):
+        """Only reads the link's page, as a mail scanner or a link preview does."""
+        return self._keep(self.client.http.get(urlsplit(link_url).path, headers=self._headers()))
+
+    def press_continue(self, link_url: str, token: str | None):
+        headers = {**self._headers(), "Content-Type": "application/x-www-form-urlencoded"}
+        body = urlencode({"csrf_token": token}) if token is not None else ""
+        response = self.client.http.post(urlsplit(link_url).path, headers=headers, body=body)
+        return self._keep(response)
+
     def open(self, link_url: str):
-        response = self.client.http.get(urlsplit(link_url).path, headers=self._headers())
-        if response.status_code == 302:
-            set_cookie = response.headers["Set-Cookie"]
-            self.cookie = set_cookie.split(";")[0].split("=", 1)[1]
-        return response
+        """Reads the link's page and presses "Continue to Stripe"."""
+        page = self.view(link_url)
+        if page.status_code != 200:
+            return page
+        return self.press_continue(link_url, csrf_token(page))
 
     def back_from_stripe(self, query: dict[str, str]):
         path = f"/connect/oauth/callback?{urlencode(query)}"
         return self.client.http.get(path, headers=self._headers())
 
+    def _keep(self, response):
+        set_cookie = response.headers.get("Set-Cookie")
+        if set_cookie:
+            name, value = set_cookie.split(";")[0].split("=", 1)
+            self.cookies[name] = value
+        return response
+
     def _headers(self) -> dict[str, str]:
         headers = {}
-        if self.cookie:
-            headers["Cookie"] = f"stripe_connect_state={self.cookie}"
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items() if v)
         if self.accept_language:
             headers["Accept-Language"] = self.accept_language
         return headers
+
+
+def csrf_token(page) -> str:
+    found = re.search(rb'name="csrf_token" value="([^"]+)"', page.body)
+    assert found, page.body
+    return found.group(1).decode()
 
 
 def platform(client: Client, method: str, path: str, body=None, token: str | None = TOKEN):
@@ -124,6 +157,35 @@ def stored_item(aws, outputs, account_id: str) -> dict:
     return item.get("Item", {})
 
 
+@pytest.fixture
+def told(aws, outputs):
+    """What the platform hears on the bus about a company during the test, as a queue
+    subscribed to the bus would."""
+    sqs, events = aws.client("sqs"), aws.client("events")
+    bus, name = outputs["NotificationsBusName"], unique("inbox")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    pattern = json.dumps({"source": ["stripe-bridge"]})
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=pattern)
+    events.put_targets(
+        Rule=name, EventBusName=bus, Targets=[{"Id": "inbox", "Arn": arn["QueueArn"]}]
+    )
+
+    def read(company: str) -> list[dict]:
+        received = []
+        while batch := sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages"):
+            received += [json.loads(m["Body"]) for m in batch]
+        mine = [n for n in received if n["detail"].get("company_id") == company]
+        return sorted(mine, key=lambda n: (n["detail"]["occurred_at"], n["detail"]["type"]))
+
+    yield read
+    events.remove_targets(Rule=name, EventBusName=bus, Ids=["inbox"])
+    events.delete_rule(Name=name, EventBusName=bus)
+    sqs.delete_queue(QueueUrl=url)
+
+
 # --- the link ------------------------------------------------------------------------------
 
 
@@ -168,6 +230,75 @@ def test_opening_a_link_sends_the_admin_to_stripe_with_a_state_bound_to_a_cookie
         "SameSite=Lax",
         "Secure",
     ]
+
+
+def test_a_scanner_reading_a_link_spends_nothing(client):
+    link = new_link(client, unique("co-scanned"), email="owner@example.com")
+    for _ in range(3):  # a mail scanner, a link preview, the admin's first look
+        Admin(client).view(link)
+    admin = Admin(client)
+    assert admin.open(link).status_code == 302  # the admin still gets to Stripe, once
+    assert page_id(Admin(client).view(link)) == "link_used"
+
+
+def test_opening_a_link_shows_who_it_is_for_and_spends_nothing(client):
+    company = unique("co-shown")
+    link = new_link(client, company, email="owner@example.com", company_name="Acme <Ltd>")
+    page = Admin(client).view(link)
+    assert (page.status_code, page_id(page)) == (200, "connect_link")
+    html = page.body.decode()
+    assert "Acme &lt;Ltd&gt;" in html and "owner@example.com" in html
+    assert f'<form method="post" action="{urlsplit(link).geturl()}">' in html
+    assert "<script" not in html
+    policy = page.headers["Content-Security-Policy"]
+    assert policy.startswith("default-src 'none'") and "script-src" not in policy
+    assert "form-action https://bridge.example.com http://127.0.0.1:" in policy
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    cookie = [a.strip() for a in page.headers["Set-Cookie"].split(";")]
+    assert cookie[0] == f"stripe_connect_csrf={csrf_token(page)}"
+    assert cookie[2:] == [f"Path={urlsplit(link).path}", "HttpOnly", "SameSite=Strict", "Secure"]
+    # Nothing was spent: the admin can still continue, once.
+    admin = Admin(client)
+    assert admin.open(link).status_code == 302
+    assert (Admin(client).view(link).status_code, page_id(Admin(client).view(link))) == (
+        410,
+        "link_used",
+    )
+
+
+def test_the_link_page_falls_back_to_the_company_id_and_speaks_french(client):
+    company = unique("co-page")
+    page = Admin(client).view(new_link(client, company, locale="fr"))
+    body = page.body.decode()
+    assert 'lang="fr"' in body and "Continuer vers Stripe" in body and company in body
+
+
+@pytest.mark.parametrize(
+    "forgery", ["no token", "wrong token", "token without its cookie", "cookie of another link"]
+)
+def test_continuing_without_the_pages_token_is_refused_and_spends_nothing(client, forgery):
+    company = unique("co-csrf-form")
+    link = new_link(client, company)
+    admin = Admin(client)
+    token = csrf_token(admin.view(link))
+    if forgery == "no token":
+        answer = admin.press_continue(link, None)
+    elif forgery == "wrong token":
+        answer = admin.press_continue(link, "x" * len(token))
+    elif forgery == "token without its cookie":
+        answer = Admin(client).press_continue(link, token)  # a page elsewhere posting the form
+    else:
+        other = Admin(client)
+        other_token = csrf_token(other.view(new_link(client, company)))
+        other.cookies["stripe_connect_csrf"] = other_token
+        answer = other.press_continue(link, other_token)
+    assert (answer.status_code, page_id(answer)) == (403, "csrf_failed")
+    assert (
+        "Set-Cookie" not in answer.headers
+        or "stripe_connect_state" not in (answer.headers["Set-Cookie"])
+    )
+    assert admin.press_continue(link, token).status_code == 302  # the link is still usable
 
 
 def test_a_link_works_once(client):
@@ -258,12 +389,93 @@ def test_a_disconnected_account_reconnects_to_its_company(client, standin):
     assert standin.store.is_connected(account["account_id"])
 
 
-def test_a_company_can_connect_another_account_later(client):
-    company = unique("co-two")
-    connect(client, company, f"first-{company}@example.com")
-    connect(client, company, f"second-{company}@example.com")
-    listed = accounts_of(client, company)
-    assert len(listed) == 2 and {a["status"] for a in listed} == {"connected"}
+def test_a_leaked_link_cannot_attach_a_second_account_to_the_company(client, standin, told):
+    company = unique("co-leak")
+    connect(client, company, f"owner-{company}@example.com")
+    [owner] = accounts_of(client, company)
+    # The next link reaches someone else (forwarded, leaked), who connects their own account.
+    page = connect(client, company, f"intruder-{company}@example.com")
+    assert (page.status_code, page_id(page)) == (409, "another_account_active")
+    assert accounts_of(client, company) == [owner]  # still the one active account
+    intruder = standin.store.find_account_by_email(f"intruder-{company}@example.com")
+    assert not standin.store.is_connected(intruder["id"])  # the grant was revoked
+    assert standin.store.is_connected(owner["account_id"])
+    status, payment = platform(
+        client,
+        "POST",
+        "/payments",
+        {
+            "company_id": company,
+            "amount": 500,
+            "currency": "usd",
+            "invoices": [{"invoice_id": "INV-1", "amount": 500}],
+        },
+    )
+    assert status == 201 and payment["account_id"] == owner["account_id"]
+    # The platform was told of the connection, and of nothing else.
+    assert [(n["detail-type"], n["detail"]["account_id"]) for n in told(company)] == [
+        ("account.connected", owner["account_id"])
+    ]
+
+
+def test_a_replace_link_from_the_platform_moves_the_company_and_says_so(client, standin, told):
+    company = unique("co-move")
+    connect(client, company, f"old-{company}@example.com")
+    [old] = accounts_of(client, company)
+    page = connect(client, company, f"new-{company}@example.com", replace=True)
+    assert (page.status_code, page_id(page)) == (200, "connected")
+    assert old["account_id"].encode() in page.body  # "it replaces the account …"
+    new, replaced = accounts_of(client, company)
+    assert (new["status"], replaced["status"]) == ("connected", "replaced")
+    assert replaced["account_id"] == old["account_id"]
+    assert replaced["replaced_by"] == new["account_id"] and replaced["replaced_at"]
+    assert standin.store.is_connected(old["account_id"])  # its payments are still repaired
+    notices = told(company)
+    assert [(n["detail-type"], n["detail"]["notification_id"]) for n in notices] == [
+        ("account.connected", f"{old['account_id']}.v1"),
+        ("account.connected", f"{new['account_id']}.v1"),
+        ("account.replaced", f"{old['account_id']}.v2"),
+    ]
+    assert notices[-1]["source"] == "stripe-bridge"
+    assert notices[-1]["detail"]["replaced_by"] == new["account_id"]
+
+
+def test_a_payment_started_on_a_replaced_account_is_still_repaired(client, standin):
+    company = unique("co-handover")
+    connect(client, company, f"old-{company}@example.com")
+    [old] = accounts_of(client, company)
+    invoices = [{"invoice_id": "INV-7", "amount": 900}]
+    body = {"company_id": company, "amount": 900, "currency": "usd", "invoices": invoices}
+    status, payment = platform(client, "POST", "/payments", body)
+    assert status == 201 and payment["account_id"] == old["account_id"]
+    connect(client, company, f"new-{company}@example.com", replace=True)
+    # The customer pays after the handover; Stripe's event comes from the old account.
+    request = urllib.request.Request(
+        f"{standin.url}/_standin/payment_intents/{payment['payment_intent_id']}/pay",
+        data=json.dumps({"method": "card"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    [succeeded] = [
+        r["event"]
+        for r in standin.store.event_records(account=old["account_id"])
+        if r["event"]["type"] == "payment_intent.succeeded"
+    ]
+    wiring.repairer().handle(QueuedEvent.from_body(json.dumps(succeeded)))
+    status, repaired = platform(client, "GET", f"/payments/{payment['payment_id']}")
+    assert (status, repaired["status"], repaired["amount_received"]) == (200, "succeeded", 900)
+    # New payments go to the new account.
+    status, later = platform(client, "POST", "/payments", body)
+    assert later["account_id"] != old["account_id"]
+
+
+def test_a_link_page_says_when_it_replaces_the_companys_account(client):
+    page = Admin(client).view(new_link(client, unique("co-replace"), replace=True))
+    assert b'id="replaces"' in page.body
+    status, answer = platform(
+        client, "POST", "/companies/co_1/connect-links", {"replace": "please"}
+    )
+    assert (status, answer["error"]["field"]) == (400, "replace")
 
 
 # --- the callback: failures ----------------------------------------------------------------
@@ -303,15 +515,27 @@ def test_a_callback_without_a_known_state_is_refused(client, change, status, fai
     assert accounts_of(client, company) == []
 
 
-def test_a_callback_from_another_browser_is_refused_and_spends_nothing(client):
+@pytest.mark.parametrize("stranger_cookie", [None, "the-cookie-of-another-flow"])
+def test_a_state_and_code_seen_in_another_browser_are_spent(client, standin, stranger_cookie):
     company = unique("co-csrf")
-    admin, query = started(client, company)
-    without_cookie, with_another_flows_cookie = Admin(client), Admin(client)
-    with_another_flows_cookie.cookie = "the-cookie-of-another-flow"
-    for stranger in (without_cookie, with_another_flows_cookie):
-        page = stranger.back_from_stripe(query)
-        assert (page.status_code, page_id(page)) == (403, "state_mismatch")
+    admin, query = started(client, company, f"{company}@example.com")
+    stranger = Admin(client)
+    if stranger_cookie:
+        stranger.cookie = stranger_cookie
+    page = stranger.back_from_stripe(query)
+    assert (page.status_code, page_id(page)) == (403, "state_mismatch")
+    # The state was exposed with a code: its owner cannot replay it later either.
+    replay = admin.back_from_stripe(query)
+    assert (replay.status_code, page_id(replay)) == (409, "state_used")
     assert accounts_of(client, company) == []
+
+
+def test_a_callback_from_another_browser_without_a_code_spends_nothing(client):
+    company = unique("co-nocode")
+    admin, query = started(client, company)
+    stranger = Admin(client)
+    without_code = {k: v for k, v in query.items() if k != "code"}
+    assert page_id(stranger.back_from_stripe(without_code)) == "state_mismatch"
     assert admin.back_from_stripe(query).status_code == 200  # the rightful browser still can
 
 
@@ -327,7 +551,10 @@ def test_an_attacker_cannot_attach_their_account_to_the_victims_company(client):
     forged = {**victim_query, "code": attacker_query["code"], "company_id": victim_company}
     assert page_id(attacker.back_from_stripe(forged)) == "state_mismatch"
     assert accounts_of(client, victim_company) == []
-    # The attacker's own flow only ever reaches the attacker's company.
+    # Both states were exposed with a code: spent. A fresh flow of the attacker's only ever
+    # reaches the attacker's company, whatever the query says.
+    assert page_id(attacker.back_from_stripe(attacker_query)) == "state_used"
+    attacker, attacker_query = started(client, attacker_company, f"{attacker_company}@x.io")
     own = attacker.back_from_stripe({**attacker_query, "company_id": victim_company})
     assert own.status_code == 200
     assert len(accounts_of(client, attacker_company)) == 1
@@ -458,20 +685,78 @@ def test_disconnecting_an_account_the_holder_already_revoked_still_marks_it(clie
     assert (status, gone["status"]) == (200, "disconnected")
 
 
+def deauthorized_event(standin, account_id: str) -> QueuedEvent:
+    """Stripe's account.application.deauthorized for the account, as the consumer gets it."""
+    [record] = [
+        r
+        for r in standin.store.event_records(account=account_id)
+        if r["event"]["type"] == "account.application.deauthorized"
+    ][-1:]
+    return QueuedEvent.from_body(json.dumps(record["event"]))
+
+
 @pytest.mark.parametrize("event_first", [True, False])
-def test_the_deauthorized_event_and_the_request_end_alike_in_either_order(client, event_first):
+def test_the_deauthorized_event_and_the_request_end_alike_and_are_told_once(
+    client, standin, told, event_first
+):
     company = unique("co-order")
     connect(client, company, f"{company}@example.com")
     [account] = accounts_of(client, company)
-    path = f"/companies/{company}/accounts/{account['account_id']}"
-    store = wiring.account_store()
-    if event_first:  # what the consumer does with account.application.deauthorized
-        store.mark_disconnected(account["account_id"], wiring.now())
+    account_id = account["account_id"]
+    path = f"/companies/{company}/accounts/{account_id}"
+    if event_first:  # the holder revoked access in their dashboard; the consumer gets the event
+        standin.store.disconnect_account(account_id, deliver=False)
+        wiring.repairer().handle(deauthorized_event(standin, account_id))
     assert platform(client, "DELETE", path)[0] == 200
-    if not event_first:
-        store.mark_disconnected(account["account_id"], wiring.now())
+    # The event of the platform's own revocation, or a redelivery of the holder's.
+    wiring.repairer().handle(deauthorized_event(standin, account_id))
     [end] = accounts_of(client, company)
     assert end == {**account, "status": "disconnected", "disconnected_at": end["disconnected_at"]}
+    notices = [(n["detail-type"], n["detail"]["notification_id"]) for n in told(company)]
+    assert notices == [
+        ("account.connected", f"{account_id}.v1"),
+        ("account.disconnected", f"{account_id}.v2"),
+    ]
+
+
+def test_signing_secrets_are_stored_sealed_and_only_for_their_account(client, aws, outputs):
+    owner, other = unique("co-sealed"), unique("co-thief")
+    for company in (owner, other):
+        connect(client, company, f"{company}@example.com")
+    [owner_account], [other_account] = accounts_of(client, owner), accounts_of(client, other)
+    secret = "whsec_" + uuid.uuid4().hex
+    for account in (owner_account, other_account):
+        body = {"signing_secrets": [secret if account is owner_account else "whsec_" + "o" * 32]}
+        status, _ = platform(client, "PUT", f"/accounts/{account['account_id']}/webhook", body)
+        assert status == 200
+    # Read as someone with access to the table would: no secret in the item, none in the index.
+    item = stored_item(aws, outputs, owner_account["account_id"])
+    assert "whsec_" not in json.dumps(item) and item["webhook_secrets_sealed"]["L"]
+    index = aws.client("dynamodb").query(
+        TableName=outputs["AccountsTableName"],
+        IndexName="by_company",
+        KeyConditionExpression="company_id = :c",
+        ExpressionAttributeValues={":c": {"S": owner}},
+    )["Items"]
+    assert [set(i) for i in index] == [{"account_id", "company_id", "connected_at"}]
+
+    def deliver(account_id: str):
+        event = json.dumps({**stripe_event(), "account": account_id})
+        headers = {"Stripe-Signature": signed(event, secret), "Content-Type": "application/json"}
+        return client.http.post(f"/webhooks/stripe/{account_id}", headers=headers, body=event)
+
+    assert deliver(owner_account["account_id"]).status_code == 200
+    # The owner's sealed secret copied into the other account's item opens for no one there.
+    aws.client("dynamodb").update_item(
+        TableName=outputs["AccountsTableName"],
+        Key={"account_id": {"S": other_account["account_id"]}},
+        UpdateExpression="SET webhook_secrets_sealed = :s",
+        ExpressionAttributeValues={":s": item["webhook_secrets_sealed"]},
+    )
+    wiring.reset()  # a fresh container, nothing opened yet
+    refused = deliver(other_account["account_id"])
+    assert refused.status_code == 400
+    assert json.loads(refused.body)["error"]["code"] == "bad_signature"
 
 
 def test_disconnecting_another_companys_or_an_unknown_account_is_not_found(client, standin):

@@ -1,8 +1,12 @@
 """The OAuth decisions of connecting an account: requests, links, states, languages."""
 
-import pytest
+from dataclasses import replace
 
-from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.domain.accounts import AccountStatus, ConnectedAccount, SealedSecrets
 from chalicelib.domain.connect import (
     Attach,
     Callback,
@@ -11,8 +15,10 @@ from chalicelib.domain.connect import (
     Pending,
     attach_outcome,
     choose_locale,
+    csrf_problem,
     digest,
     link_problem,
+    must_release,
     parse_account_id,
     parse_connect_request,
     state_problem,
@@ -126,16 +132,95 @@ def test_stripe_refusals():
     assert stripe_refusal("invalid_scope") is Failure.AUTHORIZATION_FAILED
 
 
-def account(company_id: str, status: AccountStatus) -> ConnectedAccount:
-    return ConnectedAccount("acct_1", company_id, False, "2026-01-01T00:00:00Z", status)
+def account(company_id: str, status: AccountStatus, account_id="acct_1") -> ConnectedAccount:
+    return ConnectedAccount(account_id, company_id, False, "2026-01-01T00:00:00Z", status)
 
 
-def test_a_refused_attach_is_idempotent_for_the_same_company_and_taken_otherwise():
-    assert attach_outcome(account("co_1", AccountStatus.CONNECTED), "co_1") is (
-        Attach.ALREADY_CONNECTED
-    )
-    assert attach_outcome(account("co_2", AccountStatus.CONNECTED), "co_1") is Attach.TAKEN
-    assert attach_outcome(account("co_2", AccountStatus.DISCONNECTED), "co_1") is Attach.TAKEN
+ACTIVE_OTHER = account("co_1", AccountStatus.CONNECTED, "acct_active")
+
+
+@pytest.mark.parametrize(
+    ("found", "active", "replace", "outcome"),
+    [
+        (None, None, False, Attach.CONNECTED),
+        (account("co_1", AccountStatus.CONNECTED), None, False, Attach.ALREADY_CONNECTED),
+        (account("co_1", AccountStatus.DISCONNECTED), None, False, Attach.CONNECTED),
+        (account("co_1", AccountStatus.REPLACED), None, False, Attach.CONNECTED),
+        (account("co_2", AccountStatus.CONNECTED), None, False, Attach.TAKEN),
+        (account("co_2", AccountStatus.DISCONNECTED), None, True, Attach.TAKEN),
+        (None, ACTIVE_OTHER, False, Attach.ANOTHER_ACCOUNT_ACTIVE),
+        (None, ACTIVE_OTHER, True, Attach.REPLACED),
+        (
+            account("co_1", AccountStatus.REPLACED),
+            ACTIVE_OTHER,
+            False,
+            Attach.ANOTHER_ACCOUNT_ACTIVE,
+        ),
+        (account("co_1", AccountStatus.DISCONNECTED), ACTIVE_OTHER, True, Attach.REPLACED),
+    ],
+)
+def test_what_connecting_an_account_does(found, active, replace, outcome):
+    assert attach_outcome(found, active, "co_1", replace) is outcome
+
+
+statuses = st.sampled_from(list(AccountStatus))
+
+
+@given(
+    found=st.none() | st.builds(account, st.sampled_from(["co_1", "co_2"]), statuses),
+    active=st.none()
+    | st.builds(lambda s: account("co_1", s, "acct_active"), st.just(AccountStatus.CONNECTED)),
+    replace=st.booleans(),
+)
+def test_a_company_never_gets_a_second_active_account_nor_anothers(found, active, replace):
+    outcome = attach_outcome(found, active, "co_1", replace)
+    if found is not None and found.company_id != "co_1":
+        assert outcome is Attach.TAKEN
+    elif active is not None and not (found and found.is_active):
+        # Another account is active: only the platform's own replace link may change that.
+        assert outcome is (Attach.REPLACED if replace else Attach.ANOTHER_ACCOUNT_ACTIVE)
+    else:
+        assert outcome in (Attach.CONNECTED, Attach.ALREADY_CONNECTED)
+
+
+def test_a_refused_grant_is_revoked_unless_the_platform_still_uses_that_account():
+    assert must_release(None)
+    assert must_release(account("co_2", AccountStatus.DISCONNECTED))
+    assert not must_release(account("co_2", AccountStatus.CONNECTED))
+    assert not must_release(account("co_1", AccountStatus.REPLACED))  # its payments still repair
+
+
+LINK = Pending(REQUEST, NOW + 60, csrf="token-0123456789")
+
+
+@pytest.mark.parametrize(
+    ("form", "cookie"),
+    [
+        (None, None),
+        ("token-0123456789", None),  # a page elsewhere that learnt the token
+        (None, "token-0123456789"),
+        ("token-0123456789", "another"),
+        ("wrong", "token-0123456789"),
+        ("", ""),
+    ],
+)
+def test_the_continue_form_needs_the_links_token_in_the_form_and_the_cookie(form, cookie):
+    assert csrf_problem(LINK, form, cookie) is Failure.CSRF_FAILED
+    assert csrf_problem(LINK, "token-0123456789", "token-0123456789") is None
+
+
+def test_a_link_without_a_token_is_never_continued():
+    assert csrf_problem(Pending(REQUEST, NOW + 60), "", "") is Failure.CSRF_FAILED
+
+
+def test_a_link_may_name_the_company_and_replace_its_account():
+    parsed = parse_connect_request("co_1", {"company_name": " Acme & Co ", "replace": True})
+    assert (parsed.company_name, parsed.replace) == ("Acme & Co", True)
+    assert parse_connect_request("co_1", {}).replace is False
+    for body, field in (({"replace": "yes"}, "replace"), ({"company_name": ""}, "company_name")):
+        with pytest.raises(InvalidInput) as raised:
+            parse_connect_request("co_1", body)
+        assert raised.value.field == field
 
 
 @pytest.mark.parametrize(
@@ -154,3 +239,12 @@ def test_a_refused_attach_is_idempotent_for_the_same_company_and_taken_otherwise
 )
 def test_the_language_is_the_links_else_the_browsers(preferred, accept, expected):
     assert choose_locale(preferred, accept) == expected
+
+
+def test_an_account_never_shows_its_signing_secrets_when_logged():
+    secret = "whsec_0123456789abcdefWXYZ"
+    plain = replace(account("co_1", AccountStatus.CONNECTED), webhook_secrets=(secret,))
+    sealed = replace(plain, webhook_secrets=SealedSecrets(["c2VhbGVk"], lambda _: secret))
+    for shown in (repr(plain), str(sealed), repr(sealed.webhook_secrets)):
+        assert secret not in shown
+    assert sealed.webhook_secrets == (secret,) and plain == sealed
