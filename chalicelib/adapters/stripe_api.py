@@ -72,6 +72,15 @@ class StripeApi:
             )
         return intent.to_dict()
 
+    def cancel_payment_intent(self, account_id: str, payment_intent_id: str) -> dict[str, Any]:
+        with _translated_errors():
+            intent = self._client.v1.payment_intents.cancel(
+                payment_intent_id,
+                {"cancellation_reason": "duplicate"},
+                {"stripe_account": account_id},
+            )
+        return intent.to_dict()
+
     def retrieve_charge(self, account_id: str, charge_id: str) -> dict[str, Any]:
         with _translated_errors():
             charge = self._client.v1.charges.retrieve(

@@ -55,3 +55,7 @@ class WebhookRejected(DomainError):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class MalformedObject(DomainError):
+    """A Stripe object lacks what the rules need: acting on it would be a guess."""
