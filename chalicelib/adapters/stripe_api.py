@@ -46,9 +46,9 @@ def _translated_errors() -> Iterator[None]:
         status = error.http_status or 0
         if status >= 500 or isinstance(error, stripe.APIError):
             raise StripeUnavailable(f"Stripe failed ({status}): {error.user_message}") from None
-        raise StripeRejected(
-            error.user_message or str(error), code=error.code, status=status
-        ) from None
+        # Some error classes (PermissionError) leave `code` unset; the body always has it.
+        code = error.code or getattr(error.error, "code", None)
+        raise StripeRejected(error.user_message or str(error), code=code, status=status) from None
 
 
 class StripeApi:

@@ -14,7 +14,7 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.domain.accounts import ConnectedAccount
@@ -37,7 +37,7 @@ _SIGNATURE = re.compile(r"v1=[0-9a-f]{64}")
 class SigningKeys:
     """The service's metadata keys, newest first: sign with the first, accept any (rotation)."""
 
-    keys: tuple[bytes, ...]
+    keys: tuple[bytes, ...] = field(repr=False)
 
     @classmethod
     def parse(cls, raw: str) -> SigningKeys:

@@ -104,6 +104,11 @@ class Repairer:
                     extra={"object_id": event.data_object.get("id"), "code": rejected.code},
                 )
                 return Outcome.IGNORED_MISSING
+            if rejected.code == "account_invalid":
+                # The platform lost access to the account (its deauthorization may still be
+                # on its way): nothing can be read or done for it, now or later.
+                logger.info("the platform has no access to the account; ignored")
+                return Outcome.IGNORED_ACCOUNT
             raise
         except MalformedObject as malformed:
             logger.warning(

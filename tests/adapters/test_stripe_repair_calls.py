@@ -117,3 +117,11 @@ def test_an_object_of_no_such_id_on_the_account_is_a_404(gateway):
     with pytest.raises(StripeRejected) as missing:
         gateway.retrieve_payment_intent(ACCOUNT, "pi_not_here")
     assert (missing.value.status, missing.value.code) == (404, "resource_missing")
+
+
+def test_an_account_the_platform_lost_access_to_is_a_403_account_invalid(standin, gateway):
+    control(standin, "/accounts", {"id": "acct_1Revoked"})
+    control(standin, "/accounts/acct_1Revoked/deauthorize")
+    with pytest.raises(StripeRejected) as refused:
+        gateway.retrieve_payment_intent("acct_1Revoked", "pi_1")
+    assert (refused.value.status, refused.value.code) == (403, "account_invalid")

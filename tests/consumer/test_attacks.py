@@ -236,3 +236,14 @@ def test_an_event_id_used_by_another_account_does_not_shadow_a_genuine_event(bri
 
     assert bridge.outcomes == ["ignored_foreign"] and victim.outcomes == ["applied"]
     assert victim.payment(payment.payment_id).status is S.SUCCEEDED
+
+
+def test_events_of_an_account_that_revoked_the_platform_are_ignored_not_retried(bridge):
+    payment = bridge.start_payment(800)
+    pay(bridge, payment, "card")
+    paid = bridge.events("payment_intent.succeeded")
+    # The holder revokes access; their queued events arrive before the deauthorization.
+    bridge.control(f"/accounts/{bridge.account}/deauthorize")
+    bridge.deliver(*paid)
+    assert bridge.outcomes == ["ignored_account"]
+    assert_nothing_parked(bridge)

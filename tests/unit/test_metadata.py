@@ -149,3 +149,7 @@ def test_keys_too_short_to_be_secret_are_refused():
     for raw in ("", "short", "a" * 40 + ",short"):
         with pytest.raises(ValueError):
             SigningKeys.parse(raw)
+
+
+def test_keys_never_show_in_a_repr_or_a_log_line():
+    assert "unit-metadata-key" not in repr(KEYS) and "unit-metadata-key" not in str(KEYS)
