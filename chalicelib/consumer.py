@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import wiring
-from chalicelib.domain.errors import StripeUnavailable
+from chalicelib.domain.errors import MalformedEvent, StripeUnavailable
 from chalicelib.observability import count, logger
 
 
@@ -107,7 +107,7 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
         idempotent_function,
     )
 
-    from chalicelib.services.repair import MalformedEvent, Outcome, QueuedEvent
+    from chalicelib.services.repair import Outcome, QueuedEvent
 
     settings = wiring.settings()
     config = IdempotencyConfig(

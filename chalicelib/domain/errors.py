@@ -59,3 +59,7 @@ class WebhookRejected(DomainError):
 
 class MalformedObject(DomainError):
     """A Stripe object lacks what the rules need: acting on it would be a guess."""
+
+
+class MalformedEvent(DomainError):
+    """A queued event that cannot be read: retrying it would fail the same way."""

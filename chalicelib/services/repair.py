@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.accounts import ConnectedAccount
-from chalicelib.domain.errors import Conflict, DomainError, MalformedObject, StripeRejected
+from chalicelib.domain.errors import Conflict, MalformedEvent, MalformedObject, StripeRejected
 from chalicelib.domain.metadata import (
     NotOurs,
     SigningKeys,
@@ -56,10 +56,6 @@ class Outcome(StrEnum):
     IGNORED_TYPE = "ignored_type"
 
 
-class MalformedEvent(DomainError):
-    """A queued event that cannot be read: retrying it would fail the same way."""
-
-
 @dataclass(frozen=True)
 class QueuedEvent:
     envelope: EventEnvelope
@@ -73,7 +69,7 @@ class QueuedEvent:
                 event["id"], event["type"], event.get("account"), event["livemode"]
             )
             data_object = event["data"]["object"]
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
             raise MalformedEvent(f"unreadable event: {type(error).__name__}") from None
         if not isinstance(data_object, dict) or not isinstance(data_object.get("id"), str):
             raise MalformedEvent("the event names no object")

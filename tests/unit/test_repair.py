@@ -6,8 +6,11 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
+from chalicelib.domain.errors import MalformedEvent
 from chalicelib.domain.metadata import SigningKeys, payment_metadata
 from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
 from chalicelib.services.repair import Outcome, QueuedEvent, Repairer
@@ -516,3 +519,23 @@ def test_a_payment_paid_twice_records_the_duplicate_and_tells_the_platform(h):
         [{"charge_id": second, "amount": 1500}],
     )
     assert h.store.get(ACCOUNT, "charge", second)["refunded"] is False  # never refunded here
+
+
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda children: st.lists(children, max_size=3)
+            | st.dictionaries(st.sampled_from(["id", "type", "data", "object"]), children),
+            max_leaves=8,
+        ).map(json.dumps),
+        st.just("[" * 100_000 + "]" * 100_000),
+    )
+)
+def test_any_queued_body_is_an_event_or_malformed_never_a_crash(body):
+    try:
+        event = QueuedEvent.from_body(body)
+    except MalformedEvent:
+        return
+    assert isinstance(event.data_object["id"], str)
