@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Chalice, Response
 
 from chalicelib import consumer, wiring
-from chalicelib.api import payment_method_view, payment_view
+from chalicelib.api import payment_method_view, payment_view, started_payment_view
 from chalicelib.connect_http import (
     FORM_CONTENT_TYPE,
     account_view,
@@ -68,11 +68,9 @@ app.register_middleware(service_errors(app.routes), "http")
 @app.route("/payments", methods=["POST"])
 @platform_endpoint(request)
 def start_payment() -> Response:
-    payment, client_secret = wiring.payments_service().start(
-        parse_start_payment(json_body(request().raw_body))
-    )
-    logger.info("payment started", extra={"payment_id": payment.payment_id})
-    return Response(body={**payment_view(payment), "client_secret": client_secret}, status_code=201)
+    started = wiring.payments_service().start(parse_start_payment(json_body(request().raw_body)))
+    logger.info("payment started", extra={"payment_id": started.payment.payment_id})
+    return Response(body=started_payment_view(started), status_code=201)
 
 
 @app.route("/payments/{payment_id}", methods=["GET"])

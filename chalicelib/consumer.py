@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from chalicelib import wiring
-from chalicelib.domain.errors import StripeUnavailable
+from chalicelib.domain.errors import MalformedEvent, StripeUnavailable
 from chalicelib.observability import count, logger
 
 
@@ -107,11 +107,13 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
         idempotent_function,
     )
 
-    from chalicelib.services.repair import QueuedEvent
+    from chalicelib.services.repair import Outcome, QueuedEvent
 
     settings = wiring.settings()
     config = IdempotencyConfig(
-        event_key_jmespath="event_id",
+        # Keyed on the account too: a holder who signs events for their own dedicated URL
+        # can pick any event id, and must not shadow another account's genuine event.
+        event_key_jmespath="[account, event_id]",
         expires_after_seconds=settings.idempotency_expiry_seconds,
     )
     layer = DynamoDBPersistenceLayer(
@@ -120,7 +122,12 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
 
     @idempotent_function(data_keyword_argument="message", persistence_store=layer, config=config)
     def handle(message: dict[str, Any]) -> str:
-        event = QueuedEvent.from_body(message["body"])
+        try:
+            event = QueuedEvent.from_body(message["body"])
+        except MalformedEvent as malformed:
+            # Reading it again will not help: acknowledged, never sent to the dead letters.
+            logger.warning("queued event not understood; ignored", extra={"reason": str(malformed)})
+            return str(Outcome.IGNORED_MALFORMED)
         if message.get("account"):
             event = replace(event, envelope=replace(event.envelope, account=message["account"]))
         return str(wiring.repairer().handle(event))

@@ -115,6 +115,10 @@ class StripeGateway(Protocol):
         self, account_id: str, payment_intent_id: str
     ) -> dict[str, Any]: ...
 
+    def cancel_payment_intent(self, account_id: str, payment_intent_id: str) -> dict[str, Any]:
+        """Close the PaymentIntent; StripeRejected (payment_intent_unexpected_state) when it
+        is succeeded, processing or canceled already."""
+
     def retrieve_charge(self, account_id: str, charge_id: str) -> dict[str, Any]: ...
 
     def retrieve_source(self, account_id: str, source_id: str) -> dict[str, Any]: ...

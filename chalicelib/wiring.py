@@ -10,17 +10,21 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.metadata import SigningKeys
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
     from chalicelib.ports import SecretBox
     from chalicelib.services.accounts import Accounts
     from chalicelib.services.connect import ConnectService
+    from chalicelib.services.payments import PaymentsService
+    from chalicelib.services.repair import Repairer
 
 SECRET_STRIPE_KEY = "stripe-secret-key"
 SECRET_PLATFORM_TOKEN = "platform-api-token"
 SECRET_WEBHOOK_SIGNING = "webhook-signing-secrets"
 SECRET_CLIENT_ID = "stripe-client-id"
+SECRET_METADATA_KEYS = "metadata-signing-keys"
 
 
 def now() -> str:
@@ -166,17 +170,35 @@ def notifier() -> Any:
     return EventBridgeNotifier(aws("events"), settings().notifications_bus)
 
 
-def payments_service() -> Any:
+def metadata_keys() -> SigningKeys:
+    # Read at each use (the secrets cache is five minutes): a rotated key needs no redeploy.
+    return _metadata_keys(secrets().get(SECRET_METADATA_KEYS))
+
+
+@cache
+def _metadata_keys(raw: str) -> SigningKeys:
+    return SigningKeys.parse(raw)
+
+
+def payments_service() -> PaymentsService:
     from chalicelib.services.payments import PaymentsService
 
-    return PaymentsService(payment_store(), account_store(), stripe_api(), notifier(), now)
+    return PaymentsService(
+        payment_store(), account_store(), stripe_api(), notifier(), now, metadata_keys()
+    )
 
 
-def repairer() -> Any:
+def repairer() -> Repairer:
     from chalicelib.services.repair import Repairer
 
     return Repairer(
-        payment_store(), account_store(), stripe_api(), notifier(), now, payment_method_store()
+        payment_store(),
+        account_store(),
+        stripe_api(),
+        notifier(),
+        now,
+        payment_method_store(),
+        metadata_keys(),
     )
 
 

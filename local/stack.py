@@ -27,6 +27,7 @@ from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.settings import Settings
 from chalicelib.wiring import (
     SECRET_CLIENT_ID,
+    SECRET_METADATA_KEYS,
     SECRET_PLATFORM_TOKEN,
     SECRET_STRIPE_KEY,
     now,
@@ -49,6 +50,7 @@ class StackConfig:
     stripe_port: int = 12111
     aws_port: int = 5005
     platform_token: str = "local-platform-token"
+    metadata_signing_keys: str = "local-metadata-signing-key-0123456789abcdef"
     stripe_secret_key: str = "sk_test_local"
     stripe_client_id: str = "ca_local"
     # AWS defaults (180 s visibility, 5 receives) would make a poison message take 15 minutes
@@ -107,6 +109,7 @@ class LocalStack:
             {
                 SECRET_STRIPE_KEY: config.stripe_secret_key,
                 SECRET_PLATFORM_TOKEN: config.platform_token,
+                SECRET_METADATA_KEYS: config.metadata_signing_keys,
                 SECRET_CLIENT_ID: config.stripe_client_id,
             },
         )

@@ -20,7 +20,7 @@ from chalicelib.domain.accounts import (
     SecretUnreadable,
 )
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
-from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
+from chalicelib.domain.payments import DuplicateCharge, InvoiceLine, Payment, PaymentStatus
 from chalicelib.ports import SecretBox
 
 _serializer = TypeSerializer()
@@ -61,6 +61,7 @@ _PAYMENT_FIELDS = (
     "source_id",
     "failure_code",
     "failure_message",
+    "duplicate_charges",
     "version",
     "updated_at",
 )
@@ -144,7 +145,8 @@ class DynamoPaymentStore:
             Limit=1,
         )
         items = response.get("Items", [])
-        # An index is eventually consistent: it says which payment, the table says its state.
+        # Indexes project only keys (no payment facts outside the table), and are eventually
+        # consistent: the index says which payment, a consistent read of the table its state.
         return self.get(from_item(items[0])["payment_id"]) if items else None
 
     def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
@@ -187,6 +189,7 @@ def _payment_values(payment: Payment) -> dict[str, Any]:
     values = asdict(payment)
     values["status"] = str(payment.status)
     values["invoices"] = [asdict(line) for line in payment.invoices]
+    values["duplicate_charges"] = [asdict(c) for c in payment.duplicate_charges] or None
     return values
 
 
@@ -194,6 +197,9 @@ def _payment(values: dict[str, Any]) -> Payment:
     fields: dict[str, Any] = {k: values[k] for k in Payment.__dataclass_fields__ if k in values}
     fields["status"] = PaymentStatus(values["status"])
     fields["invoices"] = tuple(InvoiceLine(**line) for line in values["invoices"])
+    fields["duplicate_charges"] = tuple(
+        DuplicateCharge(**charge) for charge in values.get("duplicate_charges") or ()
+    )
     return Payment(**fields)
 
 

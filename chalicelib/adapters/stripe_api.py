@@ -46,8 +46,10 @@ def _translated_errors() -> Iterator[None]:
         status = error.http_status or 0
         if status >= 500 or isinstance(error, stripe.APIError):
             raise StripeUnavailable(f"Stripe failed ({status}): {_described(error)}") from None
+        # Some error classes (PermissionError) leave `code` unset; the body always has it.
+        code = error.code or getattr(error.error, "code", None)
         raise StripeRejected(
-            f"Stripe refused the request: {_described(error)}", code=error.code, status=status
+            f"Stripe refused the request: {_described(error)}", code=code, status=status
         ) from None
 
 
@@ -81,6 +83,15 @@ class StripeApi:
         with _translated_errors():
             intent = self._client.v1.payment_intents.retrieve(
                 payment_intent_id, options={"stripe_account": account_id}
+            )
+        return intent.to_dict()
+
+    def cancel_payment_intent(self, account_id: str, payment_intent_id: str) -> dict[str, Any]:
+        with _translated_errors():
+            intent = self._client.v1.payment_intents.cancel(
+                payment_intent_id,
+                {"cancellation_reason": "duplicate"},
+                {"stripe_account": account_id},
             )
         return intent.to_dict()
 

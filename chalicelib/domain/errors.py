@@ -55,3 +55,11 @@ class WebhookRejected(DomainError):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class MalformedObject(DomainError):
+    """A Stripe object lacks what the rules need: acting on it would be a guess."""
+
+
+class MalformedEvent(DomainError):
+    """A queued event that cannot be read: retrying it would fail the same way."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.errors import CurrencyMismatch
+from chalicelib.domain.errors import CurrencyMismatch, MalformedObject
 
 
 class PaymentStatus(StrEnum):
@@ -25,6 +25,15 @@ TERMINAL = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED})
 @dataclass(frozen=True)
 class InvoiceLine:
     invoice_id: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class DuplicateCharge:
+    """Money Stripe took for a payment already paid another way: the platform decides on a
+    refund, the service never refunds on its own."""
+
+    charge_id: str
     amount: int
 
 
@@ -47,6 +56,7 @@ class Payment:
     source_id: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    duplicate_charges: tuple[DuplicateCharge, ...] = ()
     version: int = 0
     updated_at: str | None = None
 
@@ -66,6 +76,13 @@ class Observation:
 
 def observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
     """Map a PaymentIntent (as Stripe returns it) to an observation."""
+    try:
+        return _observe_payment_intent(payment_intent)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedObject(f"PaymentIntent not understood: {type(error).__name__}") from None
+
+
+def _observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
     status = payment_intent["status"]
     error = payment_intent.get("last_payment_error") or {}
     common = {
@@ -95,6 +112,13 @@ def observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
 
 def observe_charge(charge: Mapping[str, Any]) -> Observation:
     """Map a Charge (legacy Source charges have no PaymentIntent) to an observation."""
+    try:
+        return _observe_charge(charge)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedObject(f"Charge not understood: {type(error).__name__}") from None
+
+
+def _observe_charge(charge: Mapping[str, Any]) -> Observation:
     status = {
         "succeeded": PaymentStatus.SUCCEEDED,
         "pending": PaymentStatus.PROCESSING,
@@ -121,6 +145,12 @@ def apply(payment: Payment, seen: Observation, now: str) -> Payment | None:
     """
     if seen.currency.lower() != payment.currency.lower():
         raise CurrencyMismatch(payment.payment_id, payment.currency, seen.currency)
+    if payment.status is PaymentStatus.SUCCEEDED:
+        return _duplicate(payment, seen, now)
+    if seen.status is PaymentStatus.CANCELED and payment.source_id is not None:
+        # The service cancels the PaymentIntent of a payment its bound Source is paying.
+        return None
+    seen = _short_of(payment, seen)
     if payment.status in TERMINAL or not _moves_forward(payment, seen):
         return None
     updated = replace(
@@ -137,6 +167,33 @@ def apply(payment: Payment, seen: Observation, now: str) -> Payment | None:
     if _same_facts(updated, payment):
         return None
     return replace(updated, version=payment.version + 1, updated_at=now)
+
+
+def _short_of(payment: Payment, seen: Observation) -> Observation:
+    """Stripe's success with less than the payment's amount (someone else's object, or a
+    partial capture) leaves the payment open, with what is still owed."""
+    if seen.status is not PaymentStatus.SUCCEEDED or seen.amount_received >= payment.amount:
+        return seen
+    return replace(
+        seen,
+        status=PaymentStatus.PARTIALLY_FUNDED,
+        amount_remaining=payment.amount - seen.amount_received,
+    )
+
+
+def _duplicate(payment: Payment, seen: Observation, now: str) -> Payment | None:
+    """A paid payment changes only to record a second succeeded Charge, once."""
+    charge_id = seen.charge_id
+    known = {payment.charge_id, *(c.charge_id for c in payment.duplicate_charges)}
+    if seen.status is not PaymentStatus.SUCCEEDED or charge_id is None or charge_id in known:
+        return None
+    duplicate = DuplicateCharge(charge_id, seen.amount_received)
+    return replace(
+        payment,
+        duplicate_charges=(*payment.duplicate_charges, duplicate),
+        version=payment.version + 1,
+        updated_at=now,
+    )
 
 
 def _moves_forward(payment: Payment, seen: Observation) -> bool:
@@ -192,6 +249,9 @@ def describe(payment: Payment) -> dict[str, Any]:
         "source_id": payment.source_id,
         "failure_code": payment.failure_code,
         "failure_message": payment.failure_message,
+        "duplicate_charges": [
+            {"charge_id": c.charge_id, "amount": c.amount} for c in payment.duplicate_charges
+        ],
     }
 
 

@@ -1,8 +1,9 @@
 """Legacy Sources (ACH credit transfers): when a chargeable Source may be charged for a payment.
 
-A Source belongs to a payment when its metadata says so (the platform's checkout copies the
-payment's metadata onto it). Charging it is the one step that takes the customer's money, so it
-happens only when nothing else is paying or has paid that payment.
+A Source belongs to a payment when it carries the payment's signed metadata (the service hands
+it to the platform, whose checkout puts it on the Source) and is for exactly its amount.
+Charging it is the one step that takes the customer's money, so it happens only when nothing
+else is paying or has paid that payment, and only after its PaymentIntent is closed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain.errors import CurrencyMismatch
-from chalicelib.domain.metadata import payment_metadata
+from chalicelib.domain.metadata import SigningKeys, payment_metadata
 from chalicelib.domain.payments import Payment, PaymentStatus
 
 CHARGEABLE = "chargeable"
@@ -40,16 +41,26 @@ def linked(payment: Payment, source_id: str, now: str) -> Payment | None:
     return replace(payment, source_id=source_id, version=payment.version + 1, updated_at=now)
 
 
-def charge_params(payment: Payment, source: Mapping[str, Any]) -> dict[str, Any]:
-    """What to send Stripe to create the Charge (on the payment's connected account)."""
+def charge_params(payment: Payment, source: Mapping[str, Any], keys: SigningKeys) -> dict[str, Any]:
+    """What to send Stripe to create the Charge (on the payment's connected account).
+
+    The Source's own amount, never more: a Source for less than the payment pays nothing.
+    """
     if str(source.get("currency", "")).lower() != payment.currency.lower():
         raise CurrencyMismatch(payment.payment_id, payment.currency, str(source.get("currency")))
+    if source.get("amount") != payment.amount:
+        raise ValueError(f"source {source.get('id')} is not for payment {payment.payment_id}")
     return {
         "source": source["id"],
-        "amount": payment.amount,
+        "amount": source["amount"],
         "currency": payment.currency,
-        "metadata": payment_metadata(payment),
+        "metadata": payment_metadata(payment, keys),
     }
+
+
+def payment_intent_closed(payment_intent: Mapping[str, Any]) -> bool:
+    """Whether the payment's PaymentIntent can no longer take money (so its Source may)."""
+    return payment_intent.get("status") == "canceled"
 
 
 def charge_idempotency_key(source_id: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.metadata import payment_metadata
+from chalicelib.domain.metadata import SigningKeys, payment_metadata
 from chalicelib.domain.payment_requests import StartPayment
 from chalicelib.domain.payments import (
     Observation,
@@ -23,6 +23,15 @@ def new_payment_id() -> str:
     return f"pay_{uuid.uuid4().hex}"
 
 
+@dataclass(frozen=True)
+class StartedPayment:
+    payment: Payment
+    client_secret: str  # the PaymentIntent's, for the checkout; never stored
+    # Signed metadata the checkout puts on a Source made for this payment (and for its amount):
+    # the only Source the service will charge for it.
+    source_metadata: dict[str, str]
+
+
 @dataclass
 class PaymentsService:
     payments: PaymentStore
@@ -30,13 +39,11 @@ class PaymentsService:
     stripe: StripeGateway
     notifier: Notifier
     clock: Callable[[], str]
+    keys: SigningKeys
     new_id: Callable[[], str] = new_payment_id
 
-    def start(self, request: StartPayment) -> tuple[Payment, str]:
-        """Create the PaymentIntent on the company's account and store the pending payment.
-
-        Returns the payment and the PaymentIntent's client_secret, which is never stored.
-        """
+    def start(self, request: StartPayment) -> StartedPayment:
+        """Create the PaymentIntent on the company's account and store the pending payment."""
         account = self.accounts.connected_for_company(request.company_id)
         if account is None:
             raise NotFound(f"company {request.company_id} has no connected Stripe account")
@@ -57,7 +64,7 @@ class PaymentsService:
         params = {
             "amount": payment.amount,
             "currency": payment.currency,
-            "metadata": payment_metadata(payment),
+            "metadata": payment_metadata(payment, self.keys),
         }
         if request.description:
             params["description"] = request.description
@@ -74,7 +81,9 @@ class PaymentsService:
             if stored is None or stored.payment_intent_id != payment.payment_intent_id:
                 raise
             payment = stored
-        return payment, intent["client_secret"]
+        return StartedPayment(
+            payment, intent["client_secret"], payment_metadata(payment, self.keys)
+        )
 
     def get(self, payment_id: str) -> Payment:
         payment = self.payments.get(payment_id)

@@ -13,8 +13,14 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.accounts import ConnectedAccount
-from chalicelib.domain.errors import Conflict
-from chalicelib.domain.metadata import payment_id_of, rebuild_payment, rebuild_payment_from_source
+from chalicelib.domain.errors import Conflict, MalformedEvent, MalformedObject, StripeRejected
+from chalicelib.domain.metadata import (
+    NotOurs,
+    SigningKeys,
+    claimed_payment,
+    rebuilt,
+    settled_by,
+)
 from chalicelib.domain.payment_methods import observe_bank_account
 from chalicelib.domain.payments import (
     Observation,
@@ -23,7 +29,13 @@ from chalicelib.domain.payments import (
     observe_charge,
     observe_payment_intent,
 )
-from chalicelib.domain.sources import CHARGEABLE, charge_idempotency_key, charge_params, may_charge
+from chalicelib.domain.sources import (
+    CHARGEABLE,
+    charge_idempotency_key,
+    charge_params,
+    may_charge,
+    payment_intent_closed,
+)
 from chalicelib.domain.webhooks import EventEnvelope
 from chalicelib.observability import logger
 from chalicelib.ports import AccountStore, Notifier, PaymentMethodStore, PaymentStore, StripeGateway
@@ -38,6 +50,8 @@ class Outcome(StrEnum):
     DISCONNECTED = "disconnected"
     IGNORED_ACCOUNT = "ignored_account"
     IGNORED_FOREIGN = "ignored_foreign"
+    IGNORED_MALFORMED = "ignored_malformed"
+    IGNORED_MISSING = "ignored_missing"
     IGNORED_STATE = "ignored_state"
     IGNORED_TYPE = "ignored_type"
 
@@ -49,11 +63,19 @@ class QueuedEvent:
 
     @classmethod
     def from_body(cls, body: str) -> QueuedEvent:
-        event = json.loads(body)
-        return cls(
-            EventEnvelope(event["id"], event["type"], event.get("account"), event["livemode"]),
-            event["data"]["object"],
-        )
+        try:
+            event = json.loads(body)
+            envelope = EventEnvelope(
+                event["id"], event["type"], event.get("account"), event["livemode"]
+            )
+            data_object = event["data"]["object"]
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
+            raise MalformedEvent(f"unreadable event: {type(error).__name__}") from None
+        if not isinstance(data_object, dict) or not isinstance(data_object.get("id"), str):
+            raise MalformedEvent("the event names no object")
+        if not all(isinstance(v, str) for v in (envelope.event_id, envelope.type)):
+            raise MalformedEvent("the event's id or type is not a string")
+        return cls(envelope, data_object)
 
 
 @dataclass
@@ -64,8 +86,34 @@ class Repairer:
     notifier: Notifier
     clock: Callable[[], str]
     payment_methods: PaymentMethodStore
+    keys: SigningKeys
 
     def handle(self, event: QueuedEvent) -> Outcome:
+        try:
+            return self._handle(event)
+        except StripeRejected as rejected:
+            # The object does not exist on this account (a forged or foreign id): asking
+            # again will not make it exist.
+            if rejected.status == 404:
+                logger.info(
+                    "object not found on the account; ignored",
+                    extra={"object_id": event.data_object.get("id"), "code": rejected.code},
+                )
+                return Outcome.IGNORED_MISSING
+            if rejected.code == "account_invalid":
+                # The platform lost access to the account (its deauthorization may still be
+                # on its way): nothing can be read or done for it, now or later.
+                logger.info("the platform has no access to the account; ignored")
+                return Outcome.IGNORED_ACCOUNT
+            raise
+        except MalformedObject as malformed:
+            logger.warning(
+                "Stripe object not understood; ignored",
+                extra={"object_id": event.data_object.get("id"), "reason": str(malformed)},
+            )
+            return Outcome.IGNORED_MALFORMED
+
+    def _handle(self, event: QueuedEvent) -> Outcome:
         kind, account_id = event.envelope.type, event.envelope.account or ""
         if kind == DEAUTHORIZED:
             return self._deauthorized(account_id)
@@ -85,51 +133,75 @@ class Repairer:
 
     def _payment_intent(self, account: ConnectedAccount, payment_intent_id: str) -> Outcome:
         intent = self.stripe.retrieve_payment_intent(account.account_id, payment_intent_id)
-        payment = self._payment_for(intent, account, rebuild_payment)
-        if payment is None:
-            return _not_ours(intent)
+        payment = self._own_payment(intent, account, payment_intent_id=intent["id"])
+        if isinstance(payment, NotOurs):
+            return _not_ours(intent, payment)
+        self._record_payment_intent(account, payment, intent)
+        return Outcome.APPLIED
 
+    def _record_payment_intent(
+        self, account: ConnectedAccount, payment: Payment, intent: dict[str, Any]
+    ) -> Payment:
         def observe() -> Observation:
             return observe_payment_intent(
-                self.stripe.retrieve_payment_intent(account.account_id, payment_intent_id)
+                self.stripe.retrieve_payment_intent(account.account_id, intent["id"])
             )
 
         first = observe_payment_intent(intent)
-        record(self.payments, self.notifier, payment, observe, self.clock(), first)
-        return Outcome.APPLIED
+        return record(self.payments, self.notifier, payment, observe, self.clock(), first)
 
     def _charge(self, account: ConnectedAccount, charge_id: str) -> Outcome:
         charge = self.stripe.retrieve_charge(account.account_id, charge_id)
         payment_intent_id = expandable_id(charge.get("payment_intent"))
         if payment_intent_id is not None:
             return self._payment_intent(account, payment_intent_id)
-        # A legacy charge, made from a Source: no PaymentIntent to ask.
+        # A legacy charge, made from a Source: only the payment bound to it, or to its Source.
         payment = self._payment_of_charge(charge, account)
         if payment is None:
-            return _not_ours(charge)
+            return _not_ours(charge, NotOurs("no payment is bound to this Charge or its Source"))
         self._record_charge(account, payment, charge)
         return Outcome.APPLIED
 
     def _source(self, account: ConnectedAccount, source_id: str) -> Outcome:
         source = self.stripe.retrieve_source(account.account_id, source_id)
-        if payment_id_of(source.get("metadata")) is None:
-            return _not_ours(source)
+        payment = self._own_payment(source, account, source_id=source["id"])
+        if isinstance(payment, NotOurs):
+            return _not_ours(source, payment)
         if source.get("status") != CHARGEABLE:
             return _left_alone(source, "the source is not chargeable (any more)")
-        payment = self._payment_for(source, account, rebuild_payment_from_source)
-        if payment is None:
-            return _not_ours(source)
         if may_charge(payment, source):
             payment = link_source(self.payments, payment, source["id"], self.clock())
         if not may_charge(payment, source):
             return _left_alone(source, f"payment {payment.payment_id} is {payment.status}")
+        if not self._close_payment_intent(account, payment):
+            return _left_alone(source, "the payment's PaymentIntent is paying or has paid it")
         charge = self.stripe.create_charge(
             account.account_id,
-            charge_params(payment, source),
+            charge_params(payment, source, self.keys),
             idempotency_key=charge_idempotency_key(source["id"]),
         )
         self._record_charge(account, payment, charge)
         return Outcome.APPLIED
+
+    def _close_payment_intent(self, account: ConnectedAccount, payment: Payment) -> bool:
+        """One payment, one settlement: its PaymentIntent is canceled before its Source is
+        charged. False when the PaymentIntent is paying or has paid (its state is applied)."""
+        if payment.payment_intent_id is None:
+            return True
+        try:
+            intent = self.stripe.cancel_payment_intent(
+                account.account_id, payment.payment_intent_id
+            )
+        except StripeRejected as rejected:
+            if rejected.code != "payment_intent_unexpected_state":
+                raise
+            intent = self.stripe.retrieve_payment_intent(
+                account.account_id, payment.payment_intent_id
+            )
+        if payment_intent_closed(intent):
+            return True
+        self._record_payment_intent(account, payment, intent)
+        return False
 
     def _record_charge(
         self, account: ConnectedAccount, payment: Payment, charge: dict[str, Any]
@@ -165,36 +237,35 @@ class Repairer:
         self.accounts.mark_disconnected(account_id, self.clock())
         return Outcome.DISCONNECTED
 
-    def _payment_for(
+    def _own_payment(
         self,
         stripe_object: dict[str, Any],
         account: ConnectedAccount,
-        rebuild: Callable[[dict[str, Any], str], Payment | None],
-    ) -> Payment | None:
-        payment_id = payment_id_of(stripe_object.get("metadata"))
-        if payment_id is None:
-            return None
-        payment = self.payments.get(payment_id)
-        if payment is None:
+        payment_intent_id: str | None = None,
+        source_id: str | None = None,
+    ) -> Payment | NotOurs:
+        """The payment this object of the account may settle, stored (or rebuilt) first."""
+        signed = claimed_payment(stripe_object, account, self.keys)
+        if isinstance(signed, NotOurs):
+            return signed
+        stored = self.payments.get(signed.payment_id)
+        if stored is None:
             # Ours, but never stored (the API died between Stripe and DynamoDB): rebuild it.
-            rebuilt = rebuild(stripe_object, account.account_id)
-            if rebuilt is None:
-                return None
+            payment = rebuilt(signed, payment_intent_id, source_id)
             try:
-                self.payments.insert(rebuilt)
+                self.payments.insert(payment)
             except Conflict:
-                payment = self.payments.get(payment_id)
+                stored = self.payments.get(signed.payment_id)
             else:
-                payment = rebuilt
-        return _of_account(payment, account)
+                return payment
+        if stored is None:
+            return NotOurs("the payment vanished")
+        return settled_by(stored, signed, payment_intent_id, source_id)
 
     def _payment_of_charge(
         self, charge: dict[str, Any], account: ConnectedAccount
     ) -> Payment | None:
-        payment_id = payment_id_of(charge.get("metadata"))
-        payment = self.payments.get(payment_id) if payment_id else None
-        if payment is None:
-            payment = self.payments.find_by_charge(charge["id"])
+        payment = self.payments.find_by_charge(charge["id"])
         source_id = expandable_id(charge.get("source"))
         if payment is None and source_id is not None:
             payment = self.payments.find_by_source(source_id)
@@ -213,10 +284,14 @@ def _of_account(payment: Payment | None, account: ConnectedAccount) -> Payment |
     return payment
 
 
-def _not_ours(stripe_object: dict[str, Any]) -> Outcome:
+def _not_ours(stripe_object: dict[str, Any], why: NotOurs) -> Outcome:
     logger.info(
-        "not created by this service; ignored",
-        extra={"object": stripe_object.get("object"), "object_id": stripe_object.get("id")},
+        "not a payment of this service; ignored",
+        extra={
+            "object": stripe_object.get("object"),
+            "object_id": stripe_object.get("id"),
+            "reason": why.reason,
+        },
     )
     return Outcome.IGNORED_FOREIGN
 

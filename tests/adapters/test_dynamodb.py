@@ -9,7 +9,13 @@ from chalicelib.adapters.dynamodb import DynamoAccountStore, DynamoPaymentStore
 from chalicelib.adapters.encryption import KmsSecretBox
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
-from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus, notification_of
+from chalicelib.domain.payments import (
+    DuplicateCharge,
+    InvoiceLine,
+    Payment,
+    PaymentStatus,
+    notification_of,
+)
 from chalicelib.services.accounts import Accounts
 from tests.adapters.conftest import SERVICE
 from tests.unit.fakes import RecordingNotifier
@@ -102,6 +108,35 @@ def test_published_notifications_leave_the_outbox(payments, aws, outputs):
         TableName=outputs["PaymentsTableName"], Key={"payment_id": {"S": payment.payment_id}}
     )["Item"]
     assert "outbox_pending" not in item  # off the sweep's index
+
+
+def test_a_duplicate_charge_is_kept_with_the_payment_and_told_in_its_notification(payments):
+    payment = new_payment()
+    payments.insert(payment)
+    done = succeeded(payment)
+    payments.save(done, 0, notification_of(done))
+    twice = replace(done, duplicate_charges=(DuplicateCharge("ch_2", 1500),), version=2)
+    payments.save(twice, 1, notification_of(twice))
+    assert payments.get(payment.payment_id) == twice
+    told = payments.unpublished(payment.payment_id)[-1]
+    assert told["duplicate_charges"] == [{"charge_id": "ch_2", "amount": 1500}]
+
+
+def test_payments_are_found_by_charge_and_source_through_key_only_indexes(payments, aws, outputs):
+    payment = replace(new_payment(), source_id=f"src_{uuid.uuid4().hex[:12]}")
+    payments.insert(payment)
+    done = replace(succeeded(payment), charge_id=f"ch_{uuid.uuid4().hex[:12]}")
+    payments.save(done, 0, notification_of(done))
+    assert payments.find_by_charge(done.charge_id) == done
+    assert payments.find_by_source(payment.source_id) == done
+    assert payments.find_by_charge("ch_nobody") is None
+    table = aws.client("dynamodb").describe_table(TableName=outputs["PaymentsTableName"])
+    projections = {
+        index["IndexName"]: index["Projection"]["ProjectionType"]
+        for index in table["Table"]["GlobalSecondaryIndexes"]
+    }
+    # No index holds a payment's facts or its outbox: only the table does.
+    assert set(projections.values()) == {"KEYS_ONLY"} and len(projections) == 4
 
 
 def test_the_companys_connected_account_wins_over_an_older_disconnected_one(accounts):

@@ -100,3 +100,28 @@ def test_an_account_that_revoked_the_platform_is_no_longer_connected(standin, ga
     control(standin, "/accounts/acct_1Leaving/deauthorize")
     assert not gateway.account_is_connected("acct_1Leaving")
     assert not gateway.account_is_connected("acct_1NeverSeen")
+
+
+def test_an_open_payment_intent_is_canceled_once_and_a_second_cancel_is_refused(gateway):
+    intent = gateway.create_payment_intent(
+        ACCOUNT, {"amount": 900, "currency": "usd"}, idempotency_key="cancel-test-1"
+    )
+    canceled = gateway.cancel_payment_intent(ACCOUNT, intent["id"])
+    assert (canceled["status"], canceled["cancellation_reason"]) == ("canceled", "duplicate")
+    with pytest.raises(StripeRejected) as refused:
+        gateway.cancel_payment_intent(ACCOUNT, intent["id"])
+    assert (refused.value.status, refused.value.code) == (400, "payment_intent_unexpected_state")
+
+
+def test_an_object_of_no_such_id_on_the_account_is_a_404(gateway):
+    with pytest.raises(StripeRejected) as missing:
+        gateway.retrieve_payment_intent(ACCOUNT, "pi_not_here")
+    assert (missing.value.status, missing.value.code) == (404, "resource_missing")
+
+
+def test_an_account_the_platform_lost_access_to_is_a_403_account_invalid(standin, gateway):
+    control(standin, "/accounts", {"id": "acct_1Revoked"})
+    control(standin, "/accounts/acct_1Revoked/deauthorize")
+    with pytest.raises(StripeRejected) as refused:
+        gateway.retrieve_payment_intent("acct_1Revoked", "pi_1")
+    assert (refused.value.status, refused.value.code) == (403, "account_invalid")

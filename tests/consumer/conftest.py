@@ -22,6 +22,7 @@ from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.payment_requests import StartPayment
 from chalicelib.domain.payments import InvoiceLine, Payment
 from chalicelib.domain.webhooks import envelope_of
+from chalicelib.services.payments import StartedPayment
 from local.aws import LocalAws, deploy_stack, put_secrets
 from local.sqs_trigger import SqsTrigger
 from local.stripe_standin import StripeStandin
@@ -29,6 +30,10 @@ from local.stripe_standin import StripeStandin
 SERVICE = "consumer-test"
 STRIPE_KEY = "sk_test_consumer"
 TOKEN = "consumer-test-token-0123456789"
+# Newest first: the service signs with the first and still accepts the second (rotation).
+METADATA_KEYS = (
+    "consumer-metadata-key-new-0123456789abcdef, consumer-metadata-key-old-0123456789abcdef"
+)
 ROOT = Path(__file__).resolve().parents[2]
 MAX_RECEIVE_COUNT = 2
 NOW = "2026-11-29T12:00:00.000+00:00"
@@ -58,6 +63,7 @@ def outputs(aws: LocalAws) -> dict[str, str]:
         {
             "stripe-secret-key": STRIPE_KEY,
             "platform-api-token": TOKEN,
+            "metadata-signing-keys": METADATA_KEYS,
             "webhook-signing-secrets": "whsec_consumer_test_0123456789abcdef",
         },
     )
@@ -129,10 +135,12 @@ class Bridge:
 
     # --- the platform ----------------------------------------------------------------------
     def start_payment(self, amount: int = 1500, currency: str = "usd") -> Payment:
-        payment, _ = wiring.payments_service().start(
+        return self.start(amount, currency).payment
+
+    def start(self, amount: int = 1500, currency: str = "usd") -> StartedPayment:
+        return wiring.payments_service().start(
             StartPayment(f"co_{self.account}", amount, currency, (InvoiceLine("INV-1", amount),))
         )
-        return payment
 
     def payment(self, payment_id: str) -> Payment:
         payment = wiring.payment_store().get(payment_id)

@@ -11,7 +11,7 @@ import stripe
 from chalicelib import wiring
 from chalicelib.domain.accounts import AccountStatus
 from chalicelib.domain.metadata import payment_metadata
-from chalicelib.domain.payments import Payment, PaymentStatus
+from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
 from chalicelib.services.repair import QueuedEvent
 from local.apigw import invoke
 from local.stripe_standin import StripeStandin
@@ -146,12 +146,19 @@ def test_charge_succeeded_alone_completes_a_payment_through_its_payment_intent(b
 # --- legacy Sources -------------------------------------------------------------------------
 
 
-def source_for(bridge, payment, metadata=None):
-    metadata = payment_metadata(payment) if metadata is None else metadata
-    source = bridge.control(
-        "/sources", {"account": bridge.account, "amount": payment.amount, "metadata": metadata}
-    )["source"]
-    return source["id"]
+def payment_intent(bridge, payment):
+    client = stripe.StripeClient(STRIPE_KEY, base_addresses={"api": bridge.standin.url})
+    return client.v1.payment_intents.retrieve(
+        payment.payment_intent_id, options={"stripe_account": bridge.account}
+    ).to_dict()
+
+
+def source_for(bridge, payment, metadata=None, amount=None):
+    """A Source made by the platform's checkout, with the metadata the service signed."""
+    if metadata is None:
+        metadata = payment_metadata(payment, wiring.metadata_keys())
+    body = {"account": bridge.account, "amount": amount or payment.amount, "metadata": metadata}
+    return bridge.control("/sources", body)["source"]["id"]
 
 
 def charges_of(bridge, source_id):
@@ -163,8 +170,9 @@ def charges_of(bridge, source_id):
 
 
 def test_a_chargeable_source_is_charged_once_and_completes_its_payment(bridge):
-    payment = bridge.start_payment(1800)
-    source_id = source_for(bridge, payment)
+    started = bridge.start(1800)
+    payment = started.payment
+    source_id = source_for(bridge, payment, started.source_metadata)
     bridge.control(f"/sources/{source_id}/chargeable")
     chargeable = bridge.events("source.chargeable")[-1]
 
@@ -186,6 +194,8 @@ def test_a_chargeable_source_is_charged_once_and_completes_its_payment(bridge):
         1800,
     )
     assert distinct(bridge.told(payment.payment_id)) == [("succeeded", "v2")]
+    # One payment, one settlement: its PaymentIntent was closed before the Source was charged.
+    assert payment_intent(bridge, payment)["status"] == "canceled"
 
 
 def test_a_source_for_a_payment_never_stored_rebuilds_it(bridge):
@@ -195,7 +205,7 @@ def test_a_source_for_a_payment_never_stored_rebuilds_it(bridge):
         bridge.account,
         1200,
         "usd",
-        (),
+        (InvoiceLine("INV-9", 1200),),
         "2026-11-29T10:00:00.000+00:00",
     )
     source_id = source_for(bridge, lost)

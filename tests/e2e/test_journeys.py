@@ -9,7 +9,7 @@ import pytest
 from chalicelib.adapters.dynamodb import DynamoAccountStore
 from chalicelib.domain.accounts import ConnectedAccount
 from local.stack import DEMO_ACCOUNT, SERVICE_NAME
-from tests.e2e.conftest import notifications, wait_until
+from tests.e2e.conftest import call, notifications, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -81,14 +81,11 @@ def test_a_legacy_ach_credit_transfer_source_is_charged_and_completes_the_paymen
     stack, platform_inbox
 ):
     started = stack.start_payment(amount=1200)
-    # The platform's checkout made the Source for this payment, with the payment's metadata.
+    # The platform's checkout made the Source for this payment, with the metadata the service
+    # signed for it.
     source = stack.standin(
         "/sources",
-        {
-            "account": DEMO_ACCOUNT,
-            "amount": 1200,
-            "metadata": {"owner": "stripe-bridge", "payment_id": started["payment_id"]},
-        },
+        {"account": DEMO_ACCOUNT, "amount": 1200, "metadata": started["source_metadata"]},
     )["source"]
     stack.standin(f"/sources/{source['id']}/chargeable", {})  # the customer's transfer arrived
 
@@ -105,6 +102,13 @@ def test_a_legacy_ach_credit_transfer_source_is_charged_and_completes_the_paymen
     ]
     assert [c["id"] for c in charges] == [payment["charge_id"]]
     assert told(stack, platform_inbox, started["payment_id"]) == [("succeeded", "v2")]
+    # One payment, one settlement: its card PaymentIntent can no longer take money.
+    pay_again = call(
+        "POST",
+        f"{stack.stripe}/_standin/payment_intents/{started['payment_intent_id']}/pay",
+        {"method": "card"},
+    )
+    assert pay_again[0] == 400
 
 
 def test_a_verified_bank_account_is_offered_to_the_platform(stack):

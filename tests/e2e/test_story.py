@@ -6,7 +6,9 @@ import time
 import pytest
 import stripe
 
-from local.stack import DEMO_ACCOUNT
+from chalicelib.domain.metadata import SigningKeys, payment_metadata
+from chalicelib.domain.payments import InvoiceLine, Payment
+from local.stack import DEMO_ACCOUNT, DEMO_COMPANY, StackConfig
 from tests.e2e.conftest import call, notifications, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -46,15 +48,19 @@ def test_an_event_delivered_three_times_is_applied_once(stack, platform_inbox):
 
 
 def test_an_event_for_a_payment_not_yet_stored_rebuilds_it_from_stripe(stack, platform_inbox):
-    # As if the API had died between creating the PaymentIntent and storing the payment.
+    # As if the API had died between creating the PaymentIntent and storing the payment: the
+    # PaymentIntent carries the metadata the service signed with the stack's key.
     client = stripe.StripeClient("sk_test_local", base_addresses={"api": stack.stripe})
-    metadata = {
-        "owner": "stripe-bridge",
-        "payment_id": "pay_lost0001",
-        "company_id": "demo-company",
-        "created_at": "2026-11-29T10:00:00.000+00:00",
-        "invoices_0": "INV-9=700",
-    }
+    lost = Payment(
+        "pay_lost0001",
+        DEMO_COMPANY,
+        DEMO_ACCOUNT,
+        700,
+        "usd",
+        (InvoiceLine("INV-9", 700),),
+        "2026-11-29T10:00:00.000+00:00",
+    )
+    metadata = payment_metadata(lost, SigningKeys.parse(StackConfig().metadata_signing_keys))
     intent = client.v1.payment_intents.create(
         {"amount": 700, "currency": "usd", "metadata": metadata}, {"stripe_account": DEMO_ACCOUNT}
     )
@@ -102,17 +108,17 @@ def test_a_poison_message_goes_to_the_dead_letter_queue_and_its_batch_is_applied
     queue = stack.queue_url("stripe-bridge-events")
 
     def entry(index, body, event_id):
-        return {
-            "Id": str(index),
-            "MessageBody": body,
-            "MessageAttributes": {"event_id": {"DataType": "String", "StringValue": event_id}},
-        }
+        attributes = {"event_id": {"DataType": "String", "StringValue": event_id}}
+        return {"Id": str(index), "MessageBody": body, "MessageAttributes": attributes}
 
+    # Not queued by the webhook (no event id): a fault of the deployment, not a forged event,
+    # which only the dead-letter queue and an operator can deal with.
+    poison = {"Id": "1", "MessageBody": "this is not an event"}
     sqs.send_message_batch(
         QueueUrl=queue,
         Entries=[
             entry(0, json.dumps(bodies[0]), bodies[0]["id"]),
-            entry(1, "this is not an event", "evt_poison"),
+            poison,
             entry(2, json.dumps(bodies[1]), bodies[1]["id"]),
         ],
     )
@@ -130,3 +136,29 @@ def test_a_poison_message_goes_to_the_dead_letter_queue_and_its_batch_is_applied
     assert wait_until(poison_in_dlq, 60, "the poison message in the DLQ") == [
         "this is not an event"
     ]
+
+
+def test_forged_metadata_and_unreadable_events_are_ignored_never_dead_lettered(stack):
+    # The account holder writes metadata naming another company and a large invoice.
+    client = stripe.StripeClient("sk_test_local", base_addresses={"api": stack.stripe})
+    forged = {
+        "owner": "stripe-bridge",
+        "payment_id": "pay_forged0001",
+        "company_id": "another-company",
+        "created_at": "2026-11-29T10:00:00.000+00:00",
+        "invoices_0": "garbage",
+    }
+    intent = client.v1.payment_intents.create(
+        {"amount": 50, "currency": "usd", "metadata": forged}, {"stripe_account": DEMO_ACCOUNT}
+    )
+    stack.standin(f"/payment_intents/{intent.id}/pay", {"method": "card"})
+    stack.wait_until_queue_drained()
+
+    status, _ = stack.platform("GET", "/payments/pay_forged0001")
+    assert status == 404
+    sqs = stack.client("sqs")
+    dead = sqs.get_queue_attributes(
+        QueueUrl=stack.queue_url("stripe-bridge-events-dlq"),
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert dead == "0"

@@ -41,6 +41,7 @@ def outputs(aws: LocalAws) -> dict[str, str]:
         {
             "stripe-secret-key": STRIPE_KEY,
             "platform-api-token": TOKEN,
+            "metadata-signing-keys": "http-test-metadata-key-0123456789abcdef",
             "webhook-signing-secrets": f"{SECRET},{OLD_SECRET}",
             "stripe-client-id": "ca_http",
         },

@@ -181,6 +181,14 @@ class StoreStripe:
             lambda: self._get(account_id, "payment_intent", payment_intent_id),
         )
 
+    def cancel_payment_intent(self, account_id: str, payment_intent_id: str) -> dict[str, Any]:
+        return self._call(
+            "cancel_payment_intent",
+            lambda: self.store.cancel_payment_intent(
+                account_id, payment_intent_id, reason="duplicate"
+            ),
+        )
+
     def retrieve_charge(self, account_id: str, charge_id: str) -> dict[str, Any]:
         return self._call("retrieve_charge", lambda: self._get(account_id, "charge", charge_id))
 

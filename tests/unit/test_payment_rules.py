@@ -2,13 +2,16 @@
 
 import pytest
 
-from chalicelib.domain.errors import CurrencyMismatch
+from chalicelib.domain.errors import CurrencyMismatch, MalformedObject
 from chalicelib.domain.payments import (
+    DuplicateCharge,
     InvoiceLine,
     Observation,
     Payment,
     PaymentStatus,
     apply,
+    notification_of,
+    observe_charge,
     observe_payment_intent,
 )
 
@@ -141,3 +144,49 @@ def test_a_currency_other_than_the_payments_is_refused():
 
 def test_requires_action_without_funds_is_pending():
     assert observe_payment_intent(intent("requires_action")).status is S.PENDING
+
+
+def test_success_with_less_than_the_amount_leaves_the_payment_open_with_the_shortfall():
+    seen = observe_payment_intent(intent("succeeded", amount_received=50, latest_charge="ch_1"))
+    short = apply(payment(), seen, NOW)
+    assert (short.status, short.amount_received, short.amount_remaining) == (
+        S.PARTIALLY_FUNDED,
+        50,
+        4950,
+    )
+    assert notification_of(short)["amount_remaining"] == 4950
+    assert apply(short, seen, NOW) is None
+
+
+def charge(charge_id, status="succeeded"):
+    return {"id": charge_id, "status": status, "amount": 5000, "currency": "eur"}
+
+
+def test_a_second_succeeded_charge_of_a_paid_payment_is_recorded_once_never_undone():
+    done = payment(status=S.SUCCEEDED, amount_received=5000, charge_id="ch_1", version=2)
+    second = observe_charge(charge("ch_2"))
+    twice = apply(done, second, NOW)
+    assert (twice.status, twice.charge_id, twice.version) == (S.SUCCEEDED, "ch_1", 3)
+    assert twice.duplicate_charges == (DuplicateCharge("ch_2", 5000),)
+    assert notification_of(twice)["duplicate_charges"] == [{"charge_id": "ch_2", "amount": 5000}]
+    assert apply(twice, second, NOW) is None
+    own = observe_charge(charge("ch_1"))
+    assert apply(twice, own, NOW) is None
+    failed = observe_charge(charge("ch_3", "failed"))
+    assert apply(twice, failed, NOW) is None
+
+
+def test_the_payment_intent_canceled_for_a_bound_source_does_not_cancel_the_payment():
+    bound = payment(source_id="src_1", version=1)
+    assert apply(bound, observe_payment_intent(intent("canceled")), NOW) is None
+    assert apply(payment(), observe_payment_intent(intent("canceled")), NOW).status is S.CANCELED
+
+
+@pytest.mark.parametrize(
+    "unreadable", [{"id": "ch_1", "status": "weird"}, {"status": "succeeded"}, {"id": "ch_1"}]
+)
+def test_a_stripe_object_that_cannot_be_read_is_malformed_not_a_crash(unreadable):
+    with pytest.raises(MalformedObject):
+        observe_charge(unreadable)
+    with pytest.raises(MalformedObject):
+        observe_payment_intent({"id": "pi_1", "status": "succeeded"})

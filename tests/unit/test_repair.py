@@ -6,10 +6,12 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
-from chalicelib.domain.errors import CurrencyMismatch
-from chalicelib.domain.metadata import payment_metadata
+from chalicelib.domain.errors import MalformedEvent
+from chalicelib.domain.metadata import SigningKeys, payment_metadata
 from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
 from chalicelib.services.repair import Outcome, QueuedEvent, Repairer
 from local.stripe_standin.state import Store
@@ -26,6 +28,7 @@ ACCOUNT = "acct_1Repair"
 OTHER = "acct_1Other"
 NOW = "2026-11-29T12:00:00.000+00:00"
 S = PaymentStatus
+KEYS = SigningKeys.parse("unit-repair-metadata-key-0123456789abcdef")
 
 
 class Harness:
@@ -42,7 +45,13 @@ class Harness:
         self.methods = MemoryPaymentMethods()
         self.notifier = RecordingNotifier()
         self.repairer = Repairer(
-            self.payments, self.accounts, self.stripe, self.notifier, lambda: NOW, self.methods
+            self.payments,
+            self.accounts,
+            self.stripe,
+            self.notifier,
+            lambda: NOW,
+            self.methods,
+            KEYS,
         )
 
     def payment(self, amount=1500, currency="usd", account=ACCOUNT, store_it=True, **fields):
@@ -65,7 +74,7 @@ class Harness:
             payment.account_id,
             amount=payment.amount,
             currency=payment.currency,
-            metadata=payment_metadata(payment) if metadata is None else metadata,
+            metadata=payment_metadata(payment, KEYS) if metadata is None else metadata,
             payment_method_types=None,
             customer=None,
             description=None,
@@ -82,7 +91,7 @@ class Harness:
             source_type="ach_credit_transfer",
             amount=amount or payment.amount,
             currency=payment.currency,
-            metadata=payment_metadata(payment) if metadata is None else metadata,
+            metadata=payment_metadata(payment, KEYS) if metadata is None else metadata,
             customer=None,
             email=None,
         )["id"]
@@ -127,18 +136,17 @@ def test_a_payment_intent_the_service_never_created_is_ignored(h):
 def test_a_payment_intent_naming_a_payment_of_another_account_settles_nothing(h):
     victim = h.payment(account=OTHER)
     # The other account's holder writes our metadata on a PaymentIntent of their own.
-    pi = h.intent_for(replace(victim, account_id=ACCOUNT), metadata=payment_metadata(victim))
+    pi = h.intent_for(replace(victim, account_id=ACCOUNT), metadata=payment_metadata(victim, KEYS))
     h.store.pay(pi, method="card")
     assert h.last("payment_intent.succeeded") is Outcome.IGNORED_FOREIGN
     assert h.payments.get(victim.payment_id).status is S.PENDING
 
 
-def test_stripe_reporting_another_currency_fails_the_event_and_changes_nothing(h):
+def test_a_payment_intent_in_another_currency_than_its_metadata_settles_nothing(h):
     payment = h.payment(currency="usd")
-    pi = h.intent_for(replace(payment, currency="eur"), metadata=payment_metadata(payment))
+    pi = h.intent_for(replace(payment, currency="eur"), metadata=payment_metadata(payment, KEYS))
     h.store.pay(pi, method="card")
-    with pytest.raises(CurrencyMismatch):
-        h.last("payment_intent.succeeded")
+    assert h.last("payment_intent.succeeded") is Outcome.IGNORED_FOREIGN
     assert h.payments.get(payment.payment_id).status is S.PENDING
 
 
@@ -234,7 +242,8 @@ def test_a_chargeable_source_is_charged_once_and_completes_its_payment(h):
     stored = h.payments.get(payment.payment_id)
     charge = h.store.get(ACCOUNT, "charge", stored.charge_id)
     assert (stored.status, stored.source_id, stored.amount_received) == (S.SUCCEEDED, src, 1500)
-    assert charge["payment_intent"] is None and charge["metadata"] == payment_metadata(payment)
+    assert charge["payment_intent"] is None
+    assert charge["metadata"] == payment_metadata(payment, KEYS)
     assert h.stripe.calls.count("create_charge") == 1
     assert h.last("charge.succeeded") is Outcome.APPLIED
     assert h.notifier.ids() == [f"{payment.payment_id}.v2"]  # v1 linked the source, silently
@@ -309,7 +318,8 @@ def test_a_source_that_must_not_be_charged_is_left_alone(h, case):
         "livemode": False,
         "data": {"object": h.store.get(ACCOUNT, "source", src)},
     }
-    expected = Outcome.IGNORED_FOREIGN if case == "not ours" else Outcome.IGNORED_STATE
+    foreign = case in ("not ours", "payment has another source")
+    expected = Outcome.IGNORED_FOREIGN if foreign else Outcome.IGNORED_STATE
     assert h.handle(event) is expected
     assert "create_charge" not in h.stripe.calls
     assert h.store.get(ACCOUNT, "source", src)["status"] in ("pending", "chargeable")
@@ -392,3 +402,140 @@ def test_a_notification_lost_after_the_write_is_published_once_on_the_retry(h):
     h.handle(event)
     assert h.notifier.ids() == [f"{payment.payment_id}.v1"]
     assert h.payments.unpublished(payment.payment_id) == []
+
+
+# --- only what this service created ---------------------------------------------------------
+
+FORGER = SigningKeys.parse("a-key-the-account-holder-made-up-0123456789")
+
+
+def test_metadata_not_signed_by_the_service_is_not_ours_and_rebuilds_nothing(h):
+    stranger = replace(h.payment(store_it=False), company_id="co_2", amount=50)
+    stranger = replace(stranger, invoices=(InvoiceLine("INV-1", 50),))
+    forged = payment_metadata(stranger, FORGER)
+    unsigned = {k: v for k, v in forged.items() if k != "signature"}
+    for metadata in (forged, unsigned, {**forged, "invoices_0": "garbage"}):
+        pi = h.intent_for(stranger, metadata=metadata)
+        h.store.pay(pi, method="card")
+        assert h.last("payment_intent.succeeded") is Outcome.IGNORED_FOREIGN
+    assert h.payments.items == {} and h.notifier.published == []
+
+
+def test_a_copy_of_a_real_payments_metadata_settles_only_its_own_payment_intent(h):
+    payment = h.payment(amount=1500)
+    h.intent_for(payment)
+    copied = payment_metadata(payment, KEYS)
+    cheap = h.intent_for(replace(payment, amount=50, payment_id="pay_x"), metadata=copied)
+    h.store.pay(cheap, method="card")
+    assert h.last("payment_intent.succeeded") is Outcome.IGNORED_FOREIGN
+    same_amount = h.intent_for(replace(payment, payment_id="pay_y"), metadata=copied)
+    h.store.pay(same_amount, method="card")
+    assert h.last("payment_intent.succeeded") is Outcome.IGNORED_FOREIGN
+    stored = h.payments.get(payment.payment_id)
+    assert (stored.status, stored.amount_received) == (S.PENDING, 0)
+    assert h.notifier.published == []
+
+
+def test_metadata_signed_with_the_previous_key_is_still_accepted_while_rotating(h):
+    old = SigningKeys.parse("the-previous-metadata-key-0123456789abcdef")
+    rotated = SigningKeys((*KEYS.keys, *old.keys))
+    h.repairer.keys = rotated
+    payment = h.payment(store_it=False)
+    pi = h.intent_for(payment, metadata=payment_metadata(payment, old))
+    h.store.pay(pi, method="card")
+    assert h.last("payment_intent.succeeded") is Outcome.APPLIED
+    assert h.payments.get(payment.payment_id).status is S.SUCCEEDED
+
+
+def test_an_object_stripe_does_not_have_on_the_account_is_ignored(h):
+    event = {
+        "id": "evt_1",
+        "type": "payment_intent.succeeded",
+        "account": ACCOUNT,
+        "livemode": False,
+        "data": {"object": {"id": "pi_does_not_exist", "object": "payment_intent"}},
+    }
+    assert h.handle(event) is Outcome.IGNORED_MISSING
+
+
+def test_a_source_with_forged_or_short_metadata_is_never_charged(h):
+    payment = h.payment(amount=1600)
+    forged = h.source_for(payment, metadata=payment_metadata(payment, FORGER))
+    short = h.source_for(payment, amount=50)  # a real payment's metadata, for 50 cents
+    for source_id in (forged, short):
+        h.store.set_source_status(source_id, "chargeable")
+        assert h.last("source.chargeable") is Outcome.IGNORED_FOREIGN
+    assert "create_charge" not in h.stripe.calls
+    assert h.payments.get(payment.payment_id) == payment
+
+
+def test_a_source_is_charged_only_once_its_payment_intent_is_canceled(h):
+    payment = h.payment()
+    pi = h.intent_for(payment)
+    h.store.pay(pi, method="card", outcome="declined")
+    h.last("payment_intent.payment_failed")
+    src = h.source_for(payment)
+    h.store.set_source_status(src, "chargeable")
+    assert h.last("source.chargeable") is Outcome.APPLIED
+    assert h.stripe.calls.index("cancel_payment_intent") < h.stripe.calls.index("create_charge")
+    assert h.store.get(ACCOUNT, "payment_intent", pi)["status"] == "canceled"
+    h.last("payment_intent.canceled")  # the service's own cancel, delivered
+    done = h.payments.get(payment.payment_id)
+    assert (done.status, done.duplicate_charges) == (S.SUCCEEDED, ())
+    assert h.store.get(ACCOUNT, "charge", done.charge_id)["source"]["id"] == src
+    assert [n["status"] for n in h.notifier.published] == ["failed", "succeeded"]
+
+
+def test_a_source_of_a_payment_its_payment_intent_paid_is_not_charged(h):
+    payment = h.payment()
+    pi = h.intent_for(payment)
+    h.store.pay(pi, method="card", deliver=False)
+    src = h.source_for(payment)
+    h.store.set_source_status(src, "chargeable")
+    assert h.last("source.chargeable") is Outcome.IGNORED_STATE
+    assert "create_charge" not in h.stripe.calls
+    assert h.payments.get(payment.payment_id).status is S.SUCCEEDED  # the PaymentIntent's state
+
+
+def test_a_payment_paid_twice_records_the_duplicate_and_tells_the_platform(h):
+    payment = h.payment()
+    src = h.source_for(payment)
+    h.store.set_source_status(src, "chargeable")
+    h.last("source.chargeable")  # paid by its Source: v1 bound it, v2 succeeded
+    # Its PaymentIntent paid as well (a customer the service could not stop in time).
+    pi = h.intent_for(payment)
+    h.store.pay(pi, method="card")
+    h.last("payment_intent.succeeded")
+    h.last("payment_intent.succeeded")  # delivered again: recorded once
+
+    stored = h.payments.get(payment.payment_id)
+    second = h.store.get(ACCOUNT, "payment_intent", pi)["latest_charge"]
+    assert stored.status is S.SUCCEEDED and stored.charge_id not in (None, second)
+    assert [(c.charge_id, c.amount) for c in stored.duplicate_charges] == [(second, 1500)]
+    assert h.notifier.ids() == [f"{payment.payment_id}.v2", f"{payment.payment_id}.v3"]
+    told = h.notifier.published[-1]
+    assert (told["status"], told["duplicate_charges"]) == (
+        "succeeded",
+        [{"charge_id": second, "amount": 1500}],
+    )
+    assert h.store.get(ACCOUNT, "charge", second)["refunded"] is False  # never refunded here
+
+
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+            lambda children: st.lists(children, max_size=3)
+            | st.dictionaries(st.sampled_from(["id", "type", "data", "object"]), children),
+            max_leaves=8,
+        ).map(json.dumps),
+        st.just("[" * 100_000 + "]" * 100_000),
+    )
+)
+def test_any_queued_body_is_an_event_or_malformed_never_a_crash(body):
+    try:
+        event = QueuedEvent.from_body(body)
+    except MalformedEvent:
+        return
+    assert isinstance(event.data_object["id"], str)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.metadata import payment_metadata
+from chalicelib.domain.metadata import SigningKeys, payment_metadata
 from chalicelib.domain.payment_requests import StartPayment
 from chalicelib.domain.payments import InvoiceLine, Payment
 from chalicelib.domain.webhooks import Verdict, decide, envelope_of
@@ -43,6 +43,7 @@ from tests.unit.fakes import (
 ACCOUNT = "acct_1Journey"
 COMPANY = "co_journey"
 PAYMENT_ID = "pay_journey"
+KEYS = SigningKeys.parse("unit-journey-metadata-key-0123456789abcdef")
 EXAMPLES_PER_JOURNEY = 150
 MAX_STEPS = 40
 
@@ -122,10 +123,10 @@ class World:
             return f"2026-11-29T12:{tick // 60:02d}:{tick % 60:02d}.000+00:00"
 
         self.repairer = Repairer(
-            self.payments, accounts, self.stripe, self.notifier, clock, MemoryPaymentMethods()
+            self.payments, accounts, self.stripe, self.notifier, clock, MemoryPaymentMethods(), KEYS
         )
         self.service = PaymentsService(
-            self.payments, accounts, self.stripe, self.notifier, clock, lambda: PAYMENT_ID
+            self.payments, accounts, self.stripe, self.notifier, clock, KEYS, lambda: PAYMENT_ID
         )
         self.acts = list(journey.acts)
         self.emitted: list[dict[str, Any]] = []
@@ -143,9 +144,9 @@ class World:
     def _begin(self, journey: Journey, stored: bool) -> None:
         invoices = (InvoiceLine("INV-1", journey.amount),)
         if stored:
-            payment, _ = self.service.start(
+            payment = self.service.start(
                 StartPayment(COMPANY, journey.amount, journey.currency, invoices)
-            )
+            ).payment
             self.payment_intent_id = payment.payment_intent_id
         else:
             # The platform's request never got its answer stored: only Stripe knows the payment.
@@ -163,7 +164,7 @@ class World:
                     ACCOUNT,
                     amount=journey.amount,
                     currency=journey.currency,
-                    metadata=payment_metadata(payment),
+                    metadata=payment_metadata(payment, KEYS),
                     payment_method_types=None,
                     customer=None,
                     description=None,
@@ -174,7 +175,7 @@ class World:
                 source_type="ach_credit_transfer",
                 amount=journey.amount,
                 currency=journey.currency,
-                metadata=payment_metadata(payment),
+                metadata=payment_metadata(payment, KEYS),
                 customer=None,
                 email=None,
             )["id"]
@@ -210,7 +211,7 @@ class World:
         self, index: int, eventbridge_down: bool = False, late: LateReads | None = None
     ) -> None:
         """Handle the event, as a consumer that reads now, or (late) one that lost a race."""
-        charges_created = self.stripe.calls.count("create_charge")
+        charges_created = self._stripe_writes()
         try:
             with self._conditions(eventbridge_down, late):
                 self.repairer.handle(QueuedEvent.from_body(json.dumps(self.emitted[index])))
@@ -219,10 +220,14 @@ class World:
         else:
             if late is None:  # a racing copy does not stand for the fresh one
                 self.owed.discard(index)
-        stripe_changed = self.stripe.calls.count("create_charge") != charges_created
+        stripe_changed = self._stripe_writes() != charges_created
         self._remember(stripe_changed)
         if stripe_changed:
             self.collect()  # the service's own call to Stripe made events too
+
+    def _stripe_writes(self) -> int:
+        # The service's own calls that change Stripe: charging a Source, closing a PaymentIntent.
+        return sum(self.stripe.calls.count(c) for c in ("create_charge", "cancel_payment_intent"))
 
     def sync(self, eventbridge_down: bool = False, late: LateReads | None = None) -> None:
         try:

@@ -5,12 +5,14 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.domain.errors import CurrencyMismatch
+from chalicelib.domain.metadata import SigningKeys, signed_payment
 from chalicelib.domain.payments import InvoiceLine, Payment, PaymentStatus
 from chalicelib.domain.sources import charge_idempotency_key, charge_params, linked, may_charge
 
 NOW = "2026-11-29T12:00:00.000+00:00"
 S = PaymentStatus
 PAYMENT = Payment("pay_1", "co_1", "acct_1", 1500, "usd", (InvoiceLine("INV-1", 1500),), NOW)
+KEYS = SigningKeys.parse("unit-source-metadata-key-0123456789abcdef")
 
 
 def source(status="chargeable", **fields):
@@ -44,10 +46,13 @@ def test_linking_binds_once_and_bumps_the_version():
     assert linked(bound, "src_2", NOW) is None
 
 
-def test_the_charge_takes_the_payments_amount_and_metadata_once_per_source():
-    params = charge_params(PAYMENT, source(amount=1500))
+def test_the_charge_takes_the_sources_amount_and_signed_metadata_once_per_source():
+    params = charge_params(PAYMENT, source(amount=1500), KEYS)
     assert (params["source"], params["amount"], params["currency"]) == ("src_1", 1500, "usd")
-    assert params["metadata"]["payment_id"] == "pay_1"
+    assert signed_payment(params["metadata"], KEYS) == PAYMENT
     assert charge_idempotency_key("src_1") == charge_idempotency_key("src_1") != "src_1"
     with pytest.raises(CurrencyMismatch):
-        charge_params(PAYMENT, source(currency="eur"))
+        charge_params(PAYMENT, source(currency="eur", amount=1500), KEYS)
+    # Never the payment's amount from a Source for less.
+    with pytest.raises(ValueError):
+        charge_params(PAYMENT, source(amount=50), KEYS)
