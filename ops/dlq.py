@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from chalicelib.domain.failures import EventFailure
 
 # Long enough for one command run to finish with what it read, short enough that a command
@@ -90,28 +92,26 @@ class DeadLetterQueue:
     def move(self, letters: list[DeadLetter], events_url: str) -> list[tuple[DeadLetter, str]]:
         """Send each to the events queue, then delete from here what it accepted.
 
-        The letters it refused stay here, visible again; they are returned with the reason.
+        One send per message: a batch send is refused whole past 256 KiB, and a webhook body
+        alone may be that large. The letters refused stay here, visible again, and are
+        returned with the reason.
         """
         refused: list[tuple[DeadLetter, str]] = []
-        for start in range(0, len(letters), _BATCH):
-            batch = {str(i): letter for i, letter in enumerate(letters[start : start + _BATCH])}
-            answer = self.sqs.send_message_batch(
-                QueueUrl=events_url,
-                Entries=[
-                    {
-                        "Id": i,
-                        "MessageBody": letter.body,
-                        "MessageAttributes": letter.message_attributes,
-                    }
-                    for i, letter in batch.items()
-                ],
-            )
-            for failure in answer.get("Failed", []):
-                letter = batch[failure["Id"]]
-                refused.append((letter, f"{failure.get('Code')}: {failure.get('Message', '')}"))
-            accepted = [batch[entry["Id"]] for entry in answer.get("Successful", [])]
-            if accepted:
-                self._delete(accepted)
+        accepted: list[DeadLetter] = []
+        for letter in letters:
+            try:
+                self.sqs.send_message(
+                    QueueUrl=events_url,
+                    MessageBody=letter.body,
+                    MessageAttributes=letter.message_attributes,
+                )
+            except ClientError as error:
+                detail = error.response.get("Error", {})
+                refused.append((letter, f"{detail.get('Code')}: {detail.get('Message', '')}"))
+                continue
+            accepted.append(letter)
+        for start in range(0, len(accepted), _BATCH):
+            self._delete(accepted[start : start + _BATCH])
         self.release([letter for letter, _ in refused])
         return refused
 
@@ -156,7 +156,7 @@ def _letter(message: dict[str, Any]) -> DeadLetter:
         body=message["Body"],
         message_attributes=_sendable(message.get("MessageAttributes", {})),
         sent_at=int(attributes.get("SentTimestamp", 0)) / 1000,
-        # This read counts as one receive: not the consumer's doing.
+        # As SQS counts: the consumer's receives, earlier listings' too, but not this one.
         receive_count=max(int(attributes.get("ApproximateReceiveCount", 1)) - 1, 0),
     )
 
@@ -209,6 +209,7 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         ("EVENT ID", lambda r: r["event_id"]),
         ("TYPE", lambda r: r["event_type"]),
         ("ACCOUNT", lambda r: r["account"]),
+        ("FAILED", lambda r: r["failures"]),
         ("RECEIVES", lambda r: r["receive_count"]),
         ("AGE", lambda r: age(r["age_seconds"])),
         ("FIRST FAILURE", lambda r: r["first_failure"] or "(not recorded)"),

@@ -185,10 +185,14 @@ class Stage:
             raise OpsError(f"stage {self.name}: {error}") from None
         except StripeUnavailable as error:
             where = self.settings.stripe_api_base or "Stripe"
-            raise OpsError(f"cannot reach {where}: {error}") from None
+            raise OpsError(f"cannot reach {where}: {_one_line(error)}") from None
         except StripeRejected as error:
-            raise OpsError(f"Stripe refused: {error}") from None
+            raise OpsError(f"Stripe refused: {_one_line(error)}") from None
 
 
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())

@@ -38,9 +38,8 @@ class EventFailure:
 
 
 def failure_reason(error: BaseException) -> str:
-    """The exception's type and the first line of its message, secrets masked, shortened."""
-    lines = str(error).strip().splitlines()
-    message = _SECRETS.sub("[redacted]", lines[0] if lines else "")
+    """The exception's type and its message on one line, secrets masked, shortened."""
+    message = _SECRETS.sub("[redacted]", " ".join(str(error).split()))
     reason = f"{type(error).__name__}: {message}" if message else type(error).__name__
     if len(reason) > MAX_REASON_LENGTH:
         reason = reason[: MAX_REASON_LENGTH - 1] + "…"
