@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chalicelib.adapters.dynamodb import DynamoPaymentStore
 from chalicelib.domain.payments import describe
+from chalicelib.ports import PaymentStore
 
 PAYMENT_ID = re.compile(r"pay_[A-Za-z0-9]{1,64}")
 
 
-def payment_report(store: DynamoPaymentStore, payment_id: str) -> dict[str, Any] | None:
+def payment_report(store: PaymentStore, payment_id: str) -> dict[str, Any] | None:
     """What `payment show` prints; None when there is no such payment.
 
     One section per aspect: the payment's history will sit beside it as "history".
