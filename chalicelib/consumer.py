@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib import wiring
 from chalicelib.domain.errors import MalformedEvent, StripeUnavailable
+from chalicelib.domain.failures import failure_reason
 from chalicelib.observability import count, logger
 
 
@@ -30,6 +31,7 @@ def run_batch(
     records: list[Mapping[str, Any]],
     handle: Callable[[Mapping[str, Any]], str],
     delete: Callable[[str], None],
+    record_failure: Callable[[Mapping[str, Any], Exception], None] = lambda record, error: None,
 ) -> list[str]:
     """Handle each record; delete the ones handled; raise BatchIncomplete for the others.
 
@@ -41,6 +43,7 @@ def run_batch(
     stripe_down = False
     for record in records:
         if stripe_down:
+            record_failure(record, StripeUnavailable("not tried: Stripe unavailable in its batch"))
             failed.append(record["messageId"])
             continue
         attributes = record.get("messageAttributes") or {}
@@ -48,14 +51,16 @@ def run_batch(
         logger.append_keys(**keys)
         try:
             outcome = handle(record)
-        except StripeUnavailable:
+        except StripeUnavailable as error:
             logger.exception("Stripe unavailable; this event and the rest of the batch will retry")
+            record_failure(record, error)
             count("EventFailed")
             failed.append(record["messageId"])
             stripe_down = True
             continue
-        except Exception:
+        except Exception as error:
             logger.exception("event failed; it will be retried")
+            record_failure(record, error)
             count("EventFailed")
             failed.append(record["messageId"])
             continue
@@ -84,7 +89,23 @@ def consume(event: Mapping[str, Any], context: Any) -> list[str]:
         event["Records"],
         lambda record: handle(message=_message(record)),
         wiring.event_queue().delete,
+        _record_failure,
     )
+
+
+def _record_failure(record: Mapping[str, Any], error: Exception) -> None:
+    """Keep why the event failed, for `python -m ops dlq list`: SQS keeps no reason."""
+    attributes = record.get("messageAttributes") or {}
+    keys = {name: (attributes.get(name) or {}).get("stringValue") for name in _KEYS}
+    if not keys["event_id"]:
+        return  # nothing to key it on; the message itself is listed all the same
+    try:
+        wiring.event_failures().record(
+            keys["account"], keys["event_id"], keys["event_type"], failure_reason(error)
+        )
+    except Exception:
+        # The event is retried whether or not its reason was kept.
+        logger.exception("could not record why the event failed")
 
 
 def _message(record: Mapping[str, Any]) -> dict[str, Any]:

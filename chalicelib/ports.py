@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.accounts import AccountChange, ActiveChange, ConnectedAccount
 from chalicelib.domain.connect import Authorization, Pending
+from chalicelib.domain.failures import EventFailure
 from chalicelib.domain.payment_methods import SavedPaymentMethod
 from chalicelib.domain.payments import Payment
 from chalicelib.domain.webhooks import EventEnvelope
@@ -170,3 +171,17 @@ class ConnectOAuth(Protocol):
 
     def deauthorize(self, account_id: str) -> None:
         """Revoke the platform's access; quiet if it was revoked already."""
+
+
+class EventFailures(Protocol):
+    """Why events failed, per account and event id, kept as long as the dead-letter queue."""
+
+    def record(
+        self, account: str | None, event_id: str, event_type: str | None, reason: str
+    ) -> None:
+        """Count one more failure; the first reason and time are kept, the last ones replaced."""
+
+    def get_many(
+        self, keys: list[tuple[str | None, str]]
+    ) -> dict[tuple[str | None, str], EventFailure]:
+        """The failures recorded for these (account, event id) pairs; absent ones left out."""

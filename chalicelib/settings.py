@@ -58,6 +58,10 @@ class Settings:
         return f"{self.service_name}-idempotency"
 
     @cached_property
+    def event_failures_table(self) -> str:
+        return f"{self.service_name}-event-failures"
+
+    @cached_property
     def events_queue_name(self) -> str:
         return events_queue_name(self.service_name)
 

@@ -151,6 +151,13 @@ def payment_method_store() -> Any:
 
 
 @cache
+def event_failures() -> Any:
+    from chalicelib.adapters.failures import DynamoEventFailures
+
+    return DynamoEventFailures(aws("dynamodb"), settings().event_failures_table)
+
+
+@cache
 def event_queue() -> Any:
     from chalicelib.adapters.messaging import SqsEventQueue
 

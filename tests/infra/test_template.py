@@ -16,7 +16,7 @@ from tests.infra.iam import StackIam
 PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT / "infra" / "template.yaml"
 ROLES = ("ApiRole", "ConsumerRole")
-TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable"}
+TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable", "EventFailuresTable"}
 MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable"}
 
 
@@ -64,7 +64,7 @@ def test_both_queues_keep_messages_fourteen_days_encrypted(template):
 
 def test_every_table_is_encrypted_and_on_demand(template):
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 5
+    assert len(tables) == 6
     for table in tables.values():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -94,6 +94,7 @@ def test_short_lived_tables_expire_items_by_ttl(template):
     assert ttl == {
         "IdempotencyTable": {"AttributeName": "expiration", "Enabled": True},
         "ConnectSessionsTable": {"AttributeName": "expires_at", "Enabled": True},
+        "EventFailuresTable": {"AttributeName": "expires_at", "Enabled": True},
     }
 
 

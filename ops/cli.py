@@ -1,0 +1,175 @@
+"""The operator's entry point: python -m ops <command> [--stage STAGE] ...
+
+Adding a command is one function under `cli` (or one of its groups) decorated with
+@on_stage: it receives the stage, and its misconfigurations are reported in one line.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from chalicelib.adapters.dynamodb import DynamoPaymentStore
+from chalicelib.adapters.failures import DynamoEventFailures
+from ops import dlq as dead_letters
+from ops.payments import PAYMENT_ID, payment_report, readable
+from ops.stage import LOCAL_STAGE, OpsError, Stage
+
+EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
+
+
+def on_stage(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds --stage; the command gets the Stage, and AWS or Stripe trouble as one line."""
+
+    @click.option(
+        "--stage",
+        "stage_name",
+        default=LOCAL_STAGE,
+        show_default=True,
+        help="stage of .chalice/config.json; AWS credentials and region from the shell",
+    )
+    @functools.wraps(command)
+    def run(stage_name: str, **options: Any) -> Any:
+        stage = Stage(stage_name)
+        with stage.plain_errors():
+            return command(stage, **options)
+
+    return run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Operator commands of stripe-bridge, against the local stack or a deployed stage."""
+
+
+@cli.command("provision-webhook")
+@click.option(
+    "--url",
+    help="the service's public /webhooks/stripe URL [default: PUBLIC_BASE_URL/webhooks/stripe]",
+)
+@on_stage
+def provision_webhook(stage: Stage, url: str | None) -> None:
+    """Create or update the platform's Connect webhook endpoint on Stripe and store its
+    signing secret."""
+    from ops.webhooks import provision_connect_endpoint
+
+    base = stage.settings.public_base_url
+    url = url or (f"{base}/webhooks/stripe" if base else None)
+    if not url:
+        raise OpsError("give --url (the service's public /webhooks/stripe URL)")
+    report = provision_connect_endpoint(stage.settings, stage.secrets(), url)
+    click.echo(json.dumps(report.as_dict(), indent=2))
+
+
+@cli.group()
+def dlq() -> None:
+    """The dead-letter queue of Stripe events."""
+
+
+def _queues(stage: Stage) -> tuple[dead_letters.DeadLetterQueue, str]:
+    events_url = stage.queue_url(stage.settings.events_queue_name)
+    sqs = stage.client("sqs")
+    try:
+        dead_url = dead_letters.dead_letter_queue_url(sqs, events_url, stage.queue_url)
+    except LookupError as error:
+        raise OpsError(f"stage {stage.name}: {error}") from None
+    return dead_letters.DeadLetterQueue(sqs, dead_url), events_url
+
+
+@dlq.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per message, in a list")
+@on_stage
+def dlq_list(stage: Stage, as_json: bool) -> None:
+    """What sits in the dead-letter queue, oldest first, and why it failed."""
+    queue, _ = _queues(stage)
+    failures = DynamoEventFailures(stage.client("dynamodb"), stage.settings.event_failures_table)
+    try:
+        letters = [letter for batch in queue.read() for letter in batch]
+    finally:
+        queue.release()
+    letters.sort(key=lambda letter: letter.sent_at)
+    known = failures.get_many([(m.account, m.event_id) for m in letters if m.event_id])
+    rows = [
+        dead_letters.describe_letter(letter, known.get((letter.account, letter.event_id or "")))
+        for letter in letters
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if rows:
+        for line in dead_letters.table(rows):
+            click.echo(line)
+    click.echo(f"{len(rows)} message(s) in {queue.name}")
+
+
+@dlq.command("replay")
+@click.option("--event-id", "event_ids", multiple=True, help="an event to move back (repeatable)")
+@click.option("--all", "take_all", is_flag=True, help="move back every message")
+@click.option("--dry-run", is_flag=True, help="say what would move; move nothing")
+@on_stage
+def dlq_replay(stage: Stage, event_ids: tuple[str, ...], take_all: bool, dry_run: bool) -> None:
+    """Move messages back to the events queue (sent there first, then deleted here)."""
+    if take_all == bool(event_ids):
+        raise OpsError("give --event-id ID (one or more) or --all")
+    for event_id in event_ids:
+        if not EVENT_ID.fullmatch(event_id):
+            raise OpsError(f"--event-id {event_id!r} is not a Stripe event id (evt_…)")
+    wanted_ids = set(event_ids)
+    queue, events_url = _queues(stage)
+    with click.progressbar(
+        length=queue.approximate_size(), label="reading the dead-letter queue", file=sys.stderr
+    ) as bar:
+        result = dead_letters.replay(
+            queue,
+            events_url,
+            lambda letter: take_all or letter.event_id in wanted_ids,
+            dry_run,
+            bar.update,
+        )
+    verb = "would replay" if dry_run else "replayed"
+    for letter in result.moved:
+        click.echo(
+            f"{verb} {letter.event_id or letter.message_id} {letter.event_type or '-'} "
+            f"{letter.account or '-'}"
+        )
+    for letter, reason in result.refused:
+        click.echo(f"not replayed {letter.event_id or letter.message_id}: {reason}", err=True)
+    found = [letter for letter in result.moved] + [letter for letter, _ in result.refused]
+    missing = sorted(wanted_ids - {letter.event_id for letter in found})
+    for event_id in missing:
+        click.echo(f"not in {queue.name}: {event_id}", err=True)
+    left = result.left_alone + len(result.refused) + (len(result.moved) if dry_run else 0)
+    events_queue = events_url.rstrip("/").rsplit("/", 1)[-1]
+    summary = (
+        f"{verb} {len(result.moved)} message(s) to {events_queue}; {left} left in {queue.name}"
+    )
+    click.echo(f"dry run: {summary}; nothing moved" if dry_run else summary)
+    if result.refused or missing:
+        sys.exit(1)
+
+
+@cli.group()
+def payment() -> None:
+    """Payments as the service holds them."""
+
+
+@payment.command("show")
+@click.argument("payment_id")
+@click.option("--json", "as_json", is_flag=True, help="as JSON, the payment as the API gives it")
+@on_stage
+def payment_show(stage: Stage, payment_id: str, as_json: bool) -> None:
+    """The payment as the platform API describes it."""
+    if not PAYMENT_ID.fullmatch(payment_id):
+        raise OpsError(f"{payment_id!r} is not a payment id (pay_…)")
+    store = DynamoPaymentStore(stage.client("dynamodb"), stage.settings.payments_table)
+    report = payment_report(store, payment_id)
+    if report is None:
+        click.echo(f"no payment {payment_id} in stage {stage.name}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(report, indent=2) if as_json else "\n".join(readable(report)))
