@@ -71,19 +71,33 @@ def _measure_revision(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-rev-") as tmp:
         tree = Path(tmp) / "tree"
         archive = subprocess.run(
-            ["git", "archive", "--format=tar", args.against], cwd=ROOT, capture_output=True,
+            ["git", "archive", "--format=tar", args.against],
+            cwd=ROOT,
+            capture_output=True,
             check=True,
         ).stdout
         tree.mkdir()
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
         # The revision is measured by this benchmark, not by the one it had.
         shutil.rmtree(tree / "bench", ignore_errors=True)
-        shutil.copytree(ROOT / "bench", tree / "bench", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "bench", tree / "bench", ignore=shutil.ignore_patterns("__pycache__")
+        )
         out = Path(tmp) / "figures.json"
         subprocess.run(
-            [sys.executable, "-m", "bench.cold_start", "--stage", args.stage,
-             "--runs", str(args.runs), "--json", str(out)],
-            cwd=tree, check=True,
+            [
+                sys.executable,
+                "-m",
+                "bench.cold_start",
+                "--stage",
+                args.stage,
+                "--runs",
+                str(args.runs),
+                "--json",
+                str(out),
+            ],
+            cwd=tree,
+            check=True,
         )
         return json.loads(out.read_text())
 
@@ -95,7 +109,9 @@ def package(tree: Path, stage: str, out: Path) -> dict[str, Function]:
     chalice = Path(sys.executable).with_name("chalice")
     subprocess.run(
         [str(chalice), "package", "--stage", stage, str(out / "package")],
-        cwd=tree, check=True, capture_output=True,
+        cwd=tree,
+        check=True,
+        capture_output=True,
         env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
     )
     with zipfile.ZipFile(out / "package" / "deployment.zip") as bundle:
@@ -107,7 +123,9 @@ def package(tree: Path, stage: str, out: Path) -> dict[str, Function]:
             continue
         properties = resource["Properties"]
         functions[logical_id] = Function(
-            logical_id, properties["Handler"], properties.get("Environment", {}).get("Variables", {})
+            logical_id,
+            properties["Handler"],
+            properties.get("Environment", {}).get("Variables", {}),
         )
     return functions
 
@@ -116,7 +134,9 @@ def compiled_copy(task: Path, target: Path) -> Path:
     """The function code with .pyc beside it, as a build step or a layer could ship it."""
     shutil.copytree(task, target)
     compileall.compile_dir(
-        target, quiet=1, workers=0,
+        target,
+        quiet=1,
+        workers=0,
         invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
     return target
@@ -182,17 +202,23 @@ class World:
         from local.aws import deploy_stack, put_secrets
 
         self.outputs = deploy_stack(
-            self.aws, self.tree / "infra" / "template.yaml", self.service,
+            self.aws,
+            self.tree / "infra" / "template.yaml",
+            self.service,
             {"ServiceName": self.service},
         )
         secrets_path = self.api_env.get("SECRETS_PATH") or f"/{self.service}"
-        put_secrets(self.aws, secrets_path, {
-            "stripe-secret-key": STRIPE_KEY,
-            "platform-api-token": PLATFORM_TOKEN,
-            "webhook-signing-secrets": WEBHOOK_SECRET,
-            "stripe-client-id": "ca_bench",
-            "metadata-signing-keys": "bench-metadata-key-0123456789abcdef",
-        })
+        put_secrets(
+            self.aws,
+            secrets_path,
+            {
+                "stripe-secret-key": STRIPE_KEY,
+                "platform-api-token": PLATFORM_TOKEN,
+                "webhook-signing-secrets": WEBHOOK_SECRET,
+                "stripe-client-id": "ca_bench",
+                "metadata-signing-keys": "bench-metadata-key-0123456789abcdef",
+            },
+        )
         # The set-up itself goes through the app of the tree measured, straight to the emulators.
         os.environ.update(self.lambda_env(self.api_env, direct=True))
         os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
@@ -201,10 +227,16 @@ class World:
         wiring.reset()
         self.account = "acct_1Bench" + os.urandom(4).hex()
         self._seed_account()
-        self.payment = self._api("POST", "/payments", {
-            "company_id": COMPANY, "amount": 1500, "currency": "usd",
-            "invoices": [{"invoice_id": "INV-1", "amount": 1500}],
-        })
+        self.payment = self._api(
+            "POST",
+            "/payments",
+            {
+                "company_id": COMPANY,
+                "amount": 1500,
+                "currency": "usd",
+                "invoices": [{"invoice_id": "INV-1", "amount": 1500}],
+            },
+        )
         link = self._api("POST", f"/companies/{COMPANY}/connect-links", {"email": "a@b.test"})
         self.link_id = link["url"].rstrip("/").rsplit("/", 1)[-1]
 
@@ -219,8 +251,12 @@ class World:
     def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         from local.apigw import invoke
 
-        answer = invoke(method, path, json.dumps(body) if body is not None else None,
-                        {"authorization": f"Bearer {PLATFORM_TOKEN}"})
+        answer = invoke(
+            method,
+            path,
+            json.dumps(body) if body is not None else None,
+            {"authorization": f"Bearer {PLATFORM_TOKEN}"},
+        )
         if answer.status >= 300:
             raise RuntimeError(f"set-up {method} {path}: {answer.status} {answer.body}")
         return answer.body
@@ -243,10 +279,16 @@ class World:
 
     def pay(self, method: str = "card") -> dict[str, Any]:
         """A new payment, paid by the customer; the events Stripe sent for it, oldest first."""
-        payment = self._api("POST", "/payments", {
-            "company_id": COMPANY, "amount": 1500, "currency": "usd",
-            "invoices": [{"invoice_id": "INV-2", "amount": 1500}],
-        })
+        payment = self._api(
+            "POST",
+            "/payments",
+            {
+                "company_id": COMPANY,
+                "amount": 1500,
+                "currency": "usd",
+                "invoices": [{"invoice_id": "INV-2", "amount": 1500}],
+            },
+        )
         self.control(f"/payment_intents/{payment['payment_intent_id']}/pay", {"method": method})
         return payment
 
@@ -264,7 +306,8 @@ class World:
 
     def control(self, path: str, body: dict[str, Any]) -> Any:
         request = urllib.request.Request(
-            f"{self.standin.url}/_standin{path}", data=json.dumps(body).encode(),
+            f"{self.standin.url}/_standin{path}",
+            data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as answer:
@@ -288,8 +331,11 @@ class World:
         trigger = SqsTrigger(sqs, url, lambda *_: None, wait_time_seconds=0)
         while len(records) < len(events):
             for message in sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"],
-                MessageAttributeNames=["All"], WaitTimeSeconds=1,
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=1,
             ).get("Messages", []):
                 records.append(trigger._record(message))
         return {"Records": records}
@@ -303,13 +349,25 @@ class World:
 def webhook_request(path: str, body: str, headers: dict[str, str]) -> dict[str, Any]:
     """API Gateway's proxy event for a POST."""
     return {
-        "resource": path, "path": path, "httpMethod": "POST",
+        "resource": path,
+        "path": path,
+        "httpMethod": "POST",
         "headers": {"content-type": "application/json", **headers},
-        "multiValueHeaders": {}, "queryStringParameters": None,
-        "multiValueQueryStringParameters": None, "pathParameters": None, "stageVariables": None,
-        "requestContext": {"resourcePath": path, "httpMethod": "POST", "path": f"/api{path}",
-                           "stage": "api", "requestId": "bench", "identity": {"sourceIp": "1.2.3.4"}},
-        "body": body, "isBase64Encoded": False,
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": "POST",
+            "path": f"/api{path}",
+            "stage": "api",
+            "requestId": "bench",
+            "identity": {"sourceIp": "1.2.3.4"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
     }
 
 
@@ -323,14 +381,28 @@ def get_request(resource: str, path: str, parameters: dict[str, str], headers: d
 def signed_event(account: str, payment_intent_id: str) -> tuple[str, str]:
     import stripe
 
-    body = json.dumps({
-        "id": "evt_bench" + os.urandom(6).hex(), "object": "event", "api_version": "2026-10-28",
-        "created": int(time.time()), "type": "payment_intent.succeeded", "livemode": False,
-        "account": account, "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "data": {"object": {"id": payment_intent_id, "object": "payment_intent",
-                            "status": "succeeded", "amount": 1500, "currency": "usd"}},
-    })
+    body = json.dumps(
+        {
+            "id": "evt_bench" + os.urandom(6).hex(),
+            "object": "event",
+            "api_version": "2026-10-28",
+            "created": int(time.time()),
+            "type": "payment_intent.succeeded",
+            "livemode": False,
+            "account": account,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "data": {
+                "object": {
+                    "id": payment_intent_id,
+                    "object": "payment_intent",
+                    "status": "succeeded",
+                    "amount": 1500,
+                    "currency": "usd",
+                }
+            },
+        }
+    )
     return body, stripe.WebhookSignature.generate_signature_header(body, WEBHOOK_SECRET)
 
 
@@ -346,7 +418,10 @@ def boot(spec: dict[str, Any], env: dict[str, str], out: Path, pyc: bool) -> dic
     flags = ["-I", "-S"] if pyc else ["-I", "-S", "-B"]
     answer = subprocess.run(
         [sys.executable, *flags, str(BOOT), str(spec_file)],
-        env=full_env, capture_output=True, text=True, timeout=120,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if answer.returncode != 0:
         raise RuntimeError(f"{spec['handler']} failed:\n{answer.stderr[-3000:]}")
@@ -368,7 +443,9 @@ def _measure(tree: Path, stage: str, runs: int, out: Path) -> dict[str, Any]:
     functions = package(tree, stage, out)
     task = out / "task"
     task_pyc = compiled_copy(task, out / "task-pyc")
-    runtime = runtime_dir(ROOT / "build" / "bench" / f"runtime-py{sys.version_info[0]}{sys.version_info[1]}")
+    runtime = runtime_dir(
+        ROOT / "build" / "bench" / f"runtime-py{sys.version_info[0]}{sys.version_info[1]}"
+    )
     minimal = out / "minimal"
     shutil.copytree(task, minimal)
     shutil.copy2(Path(__file__).with_name("minimal_webhook.py"), minimal / "minimal_webhook.py")
@@ -382,29 +459,60 @@ def _measure(tree: Path, stage: str, runs: int, out: Path) -> dict[str, Any]:
         body, signature = signed_event(world.account, world.payment["payment_intent_id"])
         webhook = webhook_request("/webhooks/stripe", body, {"stripe-signature": signature})
         paid = world.pay("card")
-        card_events = [e for e in world.events_of(paid["payment_intent_id"])
-                       if e["type"] in ("charge.succeeded", "payment_intent.succeeded")]
+        card_events = [
+            e
+            for e in world.events_of(paid["payment_intent_id"])
+            if e["type"] in ("charge.succeeded", "payment_intent.succeeded")
+        ]
         pi_event = next(e for e in card_events if e["type"] == "payment_intent.succeeded")
         scenarios = {
             "webhook": ("app.app", api_env, webhook, webhook),
-            "platform API": ("app.app", api_env, get_request(
-                "/payments/{payment_id}", f"/payments/{world.payment['payment_id']}",
-                {"payment_id": world.payment["payment_id"]}, token), None),
-            "connect page": ("app.app", api_env, get_request(
-                "/connect/{link_id}", f"/connect/{world.link_id}", {"link_id": world.link_id},
-                {"accept-language": "en"}), None),
+            "platform API": (
+                "app.app",
+                api_env,
+                get_request(
+                    "/payments/{payment_id}",
+                    f"/payments/{world.payment['payment_id']}",
+                    {"payment_id": world.payment["payment_id"]},
+                    token,
+                ),
+                None,
+            ),
+            "connect page": (
+                "app.app",
+                api_env,
+                get_request(
+                    "/connect/{link_id}",
+                    f"/connect/{world.link_id}",
+                    {"link_id": world.link_id},
+                    {"accept-language": "en"},
+                ),
+                None,
+            ),
             "consumer": ("app.consume_events", consumer_env, world.sqs_event(pi_event), None),
-            "minimal webhook": ("minimal_webhook.handler", {
-                **world.lambda_env({}), "WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "QUEUE_URL": world.outputs["EventsQueueUrl"]}, webhook, webhook),
+            "minimal webhook": (
+                "minimal_webhook.handler",
+                {
+                    **world.lambda_env({}),
+                    "WEBHOOK_SECRET": WEBHOOK_SECRET,
+                    "QUEUE_URL": world.outputs["EventsQueueUrl"],
+                },
+                webhook,
+                webhook,
+            ),
         }
         figures: dict[str, Any] = {"paths": {}, "calls": {}}
         loaded: set[str] = set()
         for label, (handler, env, event, warm) in scenarios.items():
             base = minimal if label == "minimal webhook" else task
             compiled = None if label == "minimal webhook" else task_pyc
-            spec = {"paths": [str(base), str(runtime)], "handler": handler, "event": event,
-                    "warm_event": warm, "function": label}
+            spec = {
+                "paths": [str(base), str(runtime)],
+                "handler": handler,
+                "event": event,
+                "warm_event": warm,
+                "function": label,
+            }
             calls = world.replay.record()
             first = boot(spec, env, out, pyc=False)
             if first["status"] is not None and first["status"] >= 400:
@@ -426,12 +534,15 @@ def _measure(tree: Path, stage: str, runs: int, out: Path) -> dict[str, Any]:
                     "init_ms": statistics.median(r["init_ms"] for r in results),
                     "total_ms": statistics.median(r["init_ms"] + r["first_ms"] for r in results),
                     "warm_ms": statistics.median(r["warm_ms"] for r in results)
-                    if results and results[0]["warm_ms"] is not None else None,
+                    if results and results[0]["warm_ms"] is not None
+                    else None,
                 }
-                for variant, results in timed.items() if results
+                for variant, results in timed.items()
+                if results
             }
-        figures["calls"].update(consumer_calls(world, consumer_env, task, runtime, out, pi_event,
-                                               card_events))
+        figures["calls"].update(
+            consumer_calls(world, consumer_env, task, runtime, out, pi_event, card_events)
+        )
         figures["bundle"] = {
             "zipped_bytes": (out / "package" / "deployment.zip").stat().st_size,
             **bundle_sizes(task, loaded),
@@ -442,20 +553,41 @@ def _measure(tree: Path, stage: str, runs: int, out: Path) -> dict[str, Any]:
         world.stop()
 
 
-def consumer_calls(world: World, env: dict[str, str], task: Path, runtime: Path, out: Path,
-                   repaired: dict[str, Any], card_events: list[dict[str, Any]]) -> dict[str, Any]:
+def consumer_calls(
+    world: World,
+    env: dict[str, str],
+    task: Path,
+    runtime: Path,
+    out: Path,
+    repaired: dict[str, Any],
+    card_events: list[dict[str, Any]],
+) -> dict[str, Any]:
     """Calls the consumer makes per event: once more for the event just repaired, and a card
     payment's two events (charge.succeeded, then payment_intent.succeeded) on a fresh payment."""
+
     def run(event: dict[str, Any]) -> dict[str, list[str]]:
         calls = world.replay.record()
-        boot({"paths": [str(task), str(runtime)], "handler": "app.consume_events",
-              "event": event, "warm_event": None, "function": "consumer"}, env, out, pyc=False)
+        boot(
+            {
+                "paths": [str(task), str(runtime)],
+                "handler": "app.consume_events",
+                "event": event,
+                "warm_event": None,
+                "function": "consumer",
+            },
+            env,
+            out,
+            pyc=False,
+        )
         return {"aws": calls.aws(), "stripe": calls.stripe()}
 
     again = run(world.sqs_event(repaired))
     fresh = world.pay("card")
-    both = [e for e in world.events_of(fresh["payment_intent_id"])
-            if e["type"] in ("charge.succeeded", "payment_intent.succeeded")]
+    both = [
+        e
+        for e in world.events_of(fresh["payment_intent_id"])
+        if e["type"] in ("charge.succeeded", "payment_intent.succeeded")
+    ]
     both.sort(key=lambda e: e["type"] != "charge.succeeded")
     card = [run(world.sqs_event(event)) for event in both]
     return {
@@ -472,9 +604,12 @@ def consumer_calls(world: World, env: dict[str, str], task: Path, runtime: Path,
 
 def report(columns: dict[str, dict[str, Any]], runs: int) -> str:
     names = list(columns)
-    lines = [f"Cold start of each function from the deployed artefact (median of {runs} fresh"
-             " interpreters; init + first request, ms; × = ratio to the minimal webhook handler"
-             " of the same run)", ""]
+    lines = [
+        f"Cold start of each function from the deployed artefact (median of {runs} fresh"
+        " interpreters; init + first request, ms; × = ratio to the minimal webhook handler"
+        " of the same run)",
+        "",
+    ]
     header = f"{'':46}" + "".join(f"{name:>26}" for name in names)
     lines += [header, "-" * len(header)]
 
@@ -486,6 +621,7 @@ def report(columns: dict[str, dict[str, Any]], runs: int) -> str:
             value = figures["paths"].get(path, {}).get(variant, {}).get(key)
             yardstick = figures["paths"]["minimal webhook"]["packaged"][key]
             return "—" if value is None else f"{value:7.0f} ms  {value / yardstick:4.2f}×"
+
         return cell
 
     row("minimal webhook handler (the yardstick)", timing("minimal webhook", "packaged"))
@@ -510,6 +646,7 @@ def report(columns: dict[str, dict[str, Any]], runs: int) -> str:
             others = len(made["stripe"]) - gets
             extra = f"+{others}" if others else ""
             return f"{gets}{extra} Stripe, {len(made['aws'])} AWS"
+
         return cell
 
     row("webhook: calls (cold)", calls("webhook"))

@@ -1,4 +1,4 @@
-"""The smallest Stripe webhook Lambda a user would write: verify, then queue. The benchmark's yardstick."""
+"""The smallest Stripe webhook Lambda a user would write: verify, then queue (the yardstick)."""
 
 import os
 

@@ -27,7 +27,7 @@ class Answer:
 
 @dataclass
 class Calls:
-    """The calls one run made, in order: ("aws", "DynamoDB_20120810.GetItem"), ("stripe", "GET /v1/…")."""
+    """The calls one run made, in order: ("aws", "<X-Amz-Target>") or ("stripe", "GET /v1/…")."""
 
     made: list[tuple[str, str]] = field(default_factory=list)
 
