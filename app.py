@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib import consumer, wiring
+from chalicelib import consumer, recovery_jobs, wiring
 from chalicelib.api import payment_method_view, payment_view
 from chalicelib.connect_http import (
     account_view,
@@ -34,6 +34,10 @@ from chalicelib.settings import DEFAULT_SERVICE_NAME
 
 # Read when Chalice builds the deployment, so it must come from the deploying shell.
 EVENTS_QUEUE = os.environ.get("EVENTS_QUEUE_NAME", f"{DEFAULT_SERVICE_NAME}-events")
+RECOVERY_QUEUE = os.environ.get("RECOVERY_QUEUE_NAME", f"{DEFAULT_SERVICE_NAME}-recovery")
+RECOVERY_SCHEDULE = os.environ.get("RECOVERY_SCHEDULE", "rate(15 minutes)")
+# Workers x RECOVERY_MIN_CALL_INTERVAL_SECONDS bound the Stripe reads of recovery (16/s).
+RECOVERY_CONCURRENCY = int(os.environ.get("RECOVERY_MAX_CONCURRENCY", "4"))
 
 app = Chalice(app_name="stripe-bridge", configure_logs=False)
 
@@ -195,5 +199,24 @@ def stripe_account_webhook(account_id: str) -> Response:
 def consume_events(event: Any) -> None:
     try:
         consumer.consume(event.to_dict(), event.context)
+    finally:
+        metrics.flush_metrics()
+
+
+# --- Missed-event recovery ----------------------------------------------------------------
+
+
+@app.schedule(RECOVERY_SCHEDULE)
+def schedule_event_recovery(event: Any) -> None:
+    try:
+        recovery_jobs.schedule_recovery()
+    finally:
+        metrics.flush_metrics()
+
+
+@app.on_sqs_message(queue=RECOVERY_QUEUE, batch_size=1, maximum_concurrency=RECOVERY_CONCURRENCY)
+def recover_account_events(event: Any) -> None:
+    try:
+        recovery_jobs.recover_from_queue(event.to_dict())
     finally:
         metrics.flush_metrics()

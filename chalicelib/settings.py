@@ -28,6 +28,12 @@ class Settings:
     connect_link_ttl_seconds: int = 15 * 60
     # Long enough for an admin who creates a Stripe account on the way.
     connect_state_ttl_seconds: int = 60 * 60
+    recovery_queue_url: str | None = None
+    # Lists again this far back of the watermark: Stripe's list may show an event late.
+    recovery_overlap_seconds: int = 300
+    # Spacing of one recovery worker's Stripe calls: 4 workers x 4 calls/s = 16 reads/s.
+    recovery_min_call_interval_seconds: float = 0.25
+    recovery_max_pages: int = 10
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -58,6 +64,14 @@ class Settings:
     def connect_sessions_table(self) -> str:
         return f"{self.service_name}-connect-sessions"
 
+    @cached_property
+    def recovery_table(self) -> str:
+        return f"{self.service_name}-recovery"
+
+    @cached_property
+    def recovery_queue_name(self) -> str:
+        return f"{self.service_name}-recovery"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
@@ -78,6 +92,12 @@ class Settings:
             ),
             connect_link_ttl_seconds=int(60 * _number(env, "CONNECT_LINK_TTL_MINUTES", 15)),
             connect_state_ttl_seconds=int(60 * _number(env, "CONNECT_STATE_TTL_MINUTES", 60)),
+            recovery_queue_url=env.get("RECOVERY_QUEUE_URL") or None,
+            recovery_overlap_seconds=int(_number(env, "RECOVERY_OVERLAP_SECONDS", 300)),
+            recovery_min_call_interval_seconds=_number(
+                env, "RECOVERY_MIN_CALL_INTERVAL_SECONDS", 0.25
+            ),
+            recovery_max_pages=max(1, int(_number(env, "RECOVERY_MAX_PAGES", 10))),
         )
 
 

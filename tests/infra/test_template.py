@@ -49,7 +49,12 @@ def test_events_queue_uses_the_timeout_and_redrive_parameters(template):
 
 def test_both_queues_keep_messages_fourteen_days_encrypted(template):
     queues = resources_of_type(template, "AWS::SQS::Queue")
-    assert set(queues) == {"EventsQueue", "EventsDeadLetterQueue"}
+    assert set(queues) == {
+        "EventsQueue",
+        "EventsDeadLetterQueue",
+        "RecoveryQueue",
+        "RecoveryDeadLetterQueue",
+    }
     for queue in queues.values():
         assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -57,7 +62,7 @@ def test_both_queues_keep_messages_fourteen_days_encrypted(template):
 
 def test_every_table_is_encrypted_and_on_demand(template):
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 5
+    assert len(tables) == 6
     for table in tables.values():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
