@@ -54,11 +54,16 @@ def window_for(mark: Watermark | None, now: int, start: int, overlap: int) -> Wi
     return Window(since, max(since, now))
 
 
-def halved(window: Window) -> Window | None:
-    """A shorter window from the same start, for a listing too long for one run."""
-    if window.until - window.since <= 1:
+def halved(window: Window, floor: int) -> Window | None:
+    """A shorter window from the same start, for a listing too long for one run.
+
+    It still ends past `floor` (the watermark), or a run would list only what the overlap
+    already holds and never move on; None once nothing is left to cut.
+    """
+    floor = max(floor, window.since)
+    if window.until - floor <= 1:
         return None
-    return Window(window.since, window.since + (window.until - window.since) // 2, window.expired)
+    return Window(window.since, floor + (window.until - floor) // 2, window.expired)
 
 
 def to_queue(events: Iterable[Mapping[str, Any]], mark: Watermark | None) -> list[dict[str, Any]]:

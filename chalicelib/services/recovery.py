@@ -66,9 +66,13 @@ class Recovery:
         now = self.now()
         start = since if since is not None else _unix(account.connected_at)
         window = window_for(None if since is not None else mark, now, start, self.overlap_seconds)
-        listed = self._list(account_id, window)
+        floor = mark.scanned_until if mark is not None and since is None else window.since
+        listed = self._list(account_id, window, floor)
         if listed is None:
-            raise RuntimeError(f"account {account_id} has too many events in one second")
+            raise RuntimeError(
+                f"account {account_id}: more than {self.max_pages} pages of events within "
+                f"{self.overlap_seconds} s; raise RECOVERY_MAX_PAGES"
+            )
         window, events = listed
         done, sent, failed = self._queue(account_id, to_queue(events, mark))
         new_mark = advance(mark, window, done, failed, self.overlap_seconds)
@@ -82,7 +86,9 @@ class Recovery:
             new_mark.scanned_until,
         )
 
-    def _list(self, account_id: str, window: Window) -> tuple[Window, list[dict]] | None:
+    def _list(
+        self, account_id: str, window: Window, floor: int
+    ) -> tuple[Window, list[dict]] | None:
         current: Window | None = window
         while current is not None:
             events = self.events.list_events(
@@ -90,7 +96,7 @@ class Recovery:
             )
             if events is not None:
                 return current, events
-            current = halved(current)  # the rest waits for the next run
+            current = halved(current, floor)  # the rest waits for the next run
         return None
 
     def _queue(

@@ -123,8 +123,15 @@ def test_a_window_too_long_for_one_run_is_halved_down_to_one_second():
     lengths = []
     while window is not None:
         lengths.append(window.until - window.since)
-        window = halved(window)
+        window = halved(window, START)
     assert lengths == [8, 4, 2, 1]
+
+
+def test_a_halved_window_still_reaches_past_the_watermark():
+    window = Window(START - OVERLAP, START + 100)
+    while (shorter := halved(window, START)) is not None:
+        window = shorter
+    assert window == Window(START - OVERLAP, START + 1)
 
 
 def test_only_connected_accounts_are_recovered():
