@@ -48,10 +48,11 @@ def window_for(mark: Watermark | None, now: int, start: int, overlap: int) -> Wi
     """What to list now; `start` is where an account without a watermark begins."""
     since = start if mark is None else mark.scanned_until - overlap
     oldest = now - EVENT_RETENTION_SECONDS + RETENTION_MARGIN_SECONDS
+    until = now + 1  # the current second too: what happened just now is queued now
     if since < oldest:
         # Stripe no longer has what is older; only a watermark we had counts as a loss.
-        return Window(oldest, now, expired=mark is not None)
-    return Window(since, max(since, now))
+        return Window(oldest, until, expired=mark is not None)
+    return Window(since, max(since + 1, until))
 
 
 def halved(window: Window, floor: int) -> Window | None:

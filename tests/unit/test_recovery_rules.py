@@ -109,11 +109,11 @@ def test_a_watermark_older_than_stripe_keeps_events_is_clamped_and_reported():
     window = window_for(Watermark(START), now, START, OVERLAP)
     assert window.expired
     assert window.since > now - EVENT_RETENTION_SECONDS
-    assert window.until == now
+    assert window.until == now + 1
 
 
 def test_a_new_account_starts_where_it_connected_and_is_not_a_loss():
-    assert window_for(None, START + 100, START, OVERLAP) == Window(START, START + 100)
+    assert window_for(None, START + 100, START, OVERLAP) == Window(START, START + 101)
     old_connection = window_for(None, START + 40 * 24 * 3600, START, OVERLAP)
     assert not old_connection.expired
 
