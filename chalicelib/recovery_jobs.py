@@ -58,18 +58,26 @@ def recover(
     if account_id is not None:
         if not _ACCOUNT_ID.fullmatch(account_id):
             raise ValueError(f"{account_id!r} is not a Stripe account id")
-        results = [_recover_one(account_id, start)]
+        results = [_recover_one(account_id, start, retry_incomplete=False)]
         if on_account is not None:
             on_account(results[0])
     else:
-        results = recover_all(wiring.recovery(), wiring.account_directory(), start, on_account)
+        results = recover_all(
+            wiring.account_directory(),
+            lambda account: _recover_one(account, start, retry_incomplete=False),
+            on_account,
+        )
     return {
         "accounts": [asdict(r) for r in results],
         "events_queued": sum(len(r.queued) for r in results),
     }
 
 
-def _recover_one(account_id: str, since: int | None) -> AccountRecovery:
+def _recover_one(
+    account_id: str, since: int | None, retry_incomplete: bool = True
+) -> AccountRecovery:
+    """Recover one account; an incomplete run raises (the worker's message is retried) unless
+    the caller reports it instead."""
     logger.append_keys(account=account_id)
     try:
         try:
@@ -93,7 +101,7 @@ def _recover_one(account_id: str, since: int | None) -> AccountRecovery:
             extra={"outcome": result.outcome, "events_queued": len(result.queued)},
         )
         count(f"Recovery_{result.outcome}")
-        if result.outcome == "incomplete":
+        if result.outcome == "incomplete" and retry_incomplete:
             raise RuntimeError(f"some events of {account_id} could not be queued; will retry")
         return result
     finally:

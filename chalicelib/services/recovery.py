@@ -133,16 +133,15 @@ def fan_out(directory: AccountDirectory, work: WorkQueue, batch: int = 100) -> i
 
 
 def recover_all(
-    recovery: Recovery,
     directory: AccountDirectory,
-    since: int | None = None,
+    recover_one: Callable[[str], AccountRecovery],
     on_account: Callable[[AccountRecovery], None] | None = None,
 ) -> list[AccountRecovery]:
     """Every recovered account in this process, one after the other (operators)."""
     done = []
     for account_id, status in directory.listings():
         if is_recovered(status):
-            result = recovery.recover_account(account_id, since)
+            result = recover_one(account_id)
             done.append(result)
             if on_account is not None:
                 on_account(result)

@@ -59,13 +59,12 @@ def paid_account(standin, payments=1):
 
 def test_the_account_s_handled_events_are_listed_within_the_window(standin):
     account, log = paid_account(standin)
-    other, _ = paid_account(standin)
+    paid_account(standin)  # another account, whose events must not show
     now = int(time.time())
     events = log.list_events(account, HANDLED_EVENT_TYPES, now - 60, now + 1, max_pages=5)
     assert sorted(e["type"] for e in events) == ["charge.succeeded", "payment_intent.succeeded"]
     assert {e["account"] for e in events} == {account}  # never the other account's
     assert log.list_events(account, HANDLED_EVENT_TYPES, now + 1, now + 2, 5) == []
-    assert other not in {e["account"] for e in events}
 
 
 def test_pages_are_followed_and_too_many_pages_say_so(standin, monkeypatch):

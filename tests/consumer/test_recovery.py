@@ -84,10 +84,15 @@ def test_when_the_events_queue_refuses_the_watermark_stays_and_the_retry_recover
     stored = marks.get(bridge.account)
     assert stored is not None and stored.recent == {}  # nothing counted as queued
 
+    # The operator's run reports what the worker retries.
+    assert recovery_jobs.recover(account_id=bridge.account)["accounts"][0]["outcome"] == (
+        "incomplete"
+    )
     monkeypatch.setenv("EVENTS_QUEUE_URL", outputs["EventsQueueUrl"])
     wiring.reset()
-    report = recovery_jobs.recover(account_id=bridge.account)
-    assert report["events_queued"] == 2  # charge.succeeded and payment_intent.succeeded
+    report = recovery_jobs.recover()
+    mine = [a for a in report["accounts"] if a["account_id"] == bridge.account]
+    assert len(mine[0]["queued"]) == 2  # charge.succeeded and payment_intent.succeeded
     while bridge.consume():
         pass
     assert bridge.payment(payment.payment_id).status == "succeeded"

@@ -214,8 +214,8 @@ def test_an_operator_run_over_every_account_reports_each():
     stripe = StripeEvents([event(1, NOW - 5)])
     seen = []
     results = recover_all(
-        recovery(stripe, Queue()),
         Directory([(ACCOUNT, "connected"), ("acct_1Gone", "disconnected")]),
+        recovery(stripe, Queue()).recover_account,
         on_account=seen.append,
     )
     assert [r.account_id for r in results] == [ACCOUNT] == [r.account_id for r in seen]
