@@ -38,12 +38,7 @@ class StripeEvents:
         self.events, self.page_size, self.calls = list(events), page_size, []
 
     def list_events(self, account_id, types, since, until, max_pages):
-        found = [
-            e
-            for e in self.events
-            if e["type"] in types
-            and since <= e["created"] < until
-        ]
+        found = [e for e in self.events if e["type"] in types and since <= e["created"] < until]
         pages = max(1, -(-len(found) // self.page_size))
         self.calls.append((account_id, since, until, min(pages, max_pages)))
         return found if pages <= max_pages else None
