@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib import consumer, wiring
+from chalicelib import consumer, recovery_jobs, wiring
 from chalicelib.api import payment_method_view, payment_view, started_payment_view
 from chalicelib.connect_http import (
     FORM_CONTENT_TYPE,
@@ -41,7 +41,7 @@ from chalicelib.services.payment_methods import saved_payment_method
 from chalicelib.settings import StageBinding
 
 # Read while `chalice deploy/package --stage S` imports this module, with stage S's variables
-# set: each stage gets its own API name (the ApiName of its metrics) and its own queue.
+# set: each stage gets its own API name (the ApiName of its metrics), its own queues and schedule.
 STAGE = StageBinding.from_env()
 
 app = Chalice(app_name=STAGE.service_name, configure_logs=False)
@@ -219,5 +219,26 @@ def stripe_account_webhook(account_id: str) -> Response:
 def consume_events(event: Any) -> None:
     try:
         consumer.consume(event.to_dict(), event.context)
+    finally:
+        metrics.flush_metrics()
+
+
+# --- Missed-event recovery ----------------------------------------------------------------
+
+
+@app.schedule(STAGE.recovery_schedule)
+def schedule_event_recovery(event: Any) -> None:
+    try:
+        recovery_jobs.schedule_recovery()
+    finally:
+        metrics.flush_metrics()
+
+
+@app.on_sqs_message(
+    queue=STAGE.recovery_queue, batch_size=1, maximum_concurrency=STAGE.recovery_max_concurrency
+)
+def recover_account_events(event: Any) -> None:
+    try:
+        recovery_jobs.recover_from_queue(event.to_dict())
     finally:
         metrics.flush_metrics()

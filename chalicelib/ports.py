@@ -6,7 +6,7 @@ tests may implement them in memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from chalicelib.domain.accounts import AccountChange, ActiveChange, ConnectedAccount
@@ -14,6 +14,7 @@ from chalicelib.domain.connect import Authorization, Pending
 from chalicelib.domain.failures import EventFailure
 from chalicelib.domain.payment_methods import SavedPaymentMethod
 from chalicelib.domain.payments import Payment
+from chalicelib.domain.recovery import Watermark
 from chalicelib.domain.webhooks import EventEnvelope
 
 
@@ -185,3 +186,29 @@ class EventFailures(Protocol):
         self, keys: list[tuple[str | None, str]]
     ) -> dict[tuple[str | None, str], EventFailure]:
         """The failures recorded for these (account, event id) pairs; absent ones left out."""
+
+
+class EventLog(Protocol):
+    """Stripe's list of the events it recorded for an account (the last 30 days)."""
+
+    def list_events(
+        self, account_id: str, types: Sequence[str], since: int, until: int, max_pages: int
+    ) -> list[dict[str, Any]] | None:
+        """Events created in [since, until), any order; None if more than max_pages pages."""
+
+
+class WatermarkStore(Protocol):
+    def get(self, account_id: str) -> Watermark | None: ...
+
+    def save(self, account_id: str, mark: Watermark, at: str) -> bool:
+        """Write it if the stored version is still mark.version; False if another run won."""
+
+
+class AccountDirectory(Protocol):
+    def listings(self) -> Iterator[tuple[str, str]]:
+        """(account_id, status) of every account ever connected, page by page."""
+
+
+class WorkQueue(Protocol):
+    def send_accounts(self, account_ids: Sequence[str]) -> None:
+        """One message per account; raises if any could not be queued."""

@@ -39,6 +39,12 @@ class Settings:
     connect_state_ttl_seconds: int = 60 * 60
     # The KMS key that seals the secrets stored for connected accounts.
     secrets_key_id: str = ""
+    recovery_queue_url: str | None = None
+    # Lists again this far back of the watermark: Stripe's list may show an event late.
+    recovery_overlap_seconds: int = 300
+    # Spacing of one recovery worker's Stripe calls: 4 workers x 4 calls/s = 16 reads/s.
+    recovery_min_call_interval_seconds: float = 0.25
+    recovery_max_pages: int = 10
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -73,6 +79,14 @@ class Settings:
     def connect_sessions_table(self) -> str:
         return f"{self.service_name}-connect-sessions"
 
+    @cached_property
+    def recovery_table(self) -> str:
+        return f"{self.service_name}-recovery"
+
+    @cached_property
+    def recovery_queue_name(self) -> str:
+        return f"{self.service_name}-recovery"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
@@ -95,6 +109,12 @@ class Settings:
             connect_link_ttl_seconds=int(60 * _number(env, "CONNECT_LINK_TTL_MINUTES", 15)),
             connect_state_ttl_seconds=int(60 * _number(env, "CONNECT_STATE_TTL_MINUTES", 60)),
             secrets_key_id=env.get("SECRETS_KEY_ID") or f"alias/{service_name}-secrets",
+            recovery_queue_url=env.get("RECOVERY_QUEUE_URL") or None,
+            recovery_overlap_seconds=int(_number(env, "RECOVERY_OVERLAP_SECONDS", 300)),
+            recovery_min_call_interval_seconds=_number(
+                env, "RECOVERY_MIN_CALL_INTERVAL_SECONDS", 0.25
+            ),
+            recovery_max_pages=max(1, int(_number(env, "RECOVERY_MAX_PAGES", 10))),
         )
 
 
@@ -113,6 +133,10 @@ class StageBinding:
     service_name: str
     events_queue: str
     consumer_max_concurrency: int
+    recovery_queue: str = f"{DEFAULT_SERVICE_NAME}-recovery"
+    recovery_schedule: str = "rate(15 minutes)"
+    # Workers x RECOVERY_MIN_CALL_INTERVAL_SECONDS bound the Stripe reads of recovery (16/s).
+    recovery_max_concurrency: int = 4
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StageBinding:
@@ -124,10 +148,18 @@ class StageBinding:
             raise SettingsError(
                 f"CONSUMER_MAX_CONCURRENCY must be a whole number from {low} to {high}"
             )
+        workers = _number(env, "RECOVERY_MAX_CONCURRENCY", 4)
+        if not (low <= workers <= high and workers == int(workers)):
+            raise SettingsError(
+                f"RECOVERY_MAX_CONCURRENCY must be a whole number from {low} to {high}"
+            )
         return cls(
             service_name=service_name,
             events_queue=events_queue_name(service_name),
             consumer_max_concurrency=int(concurrency),
+            recovery_queue=f"{service_name}-recovery",
+            recovery_schedule=env.get("RECOVERY_SCHEDULE") or "rate(15 minutes)",
+            recovery_max_concurrency=int(workers),
         )
 
 

@@ -209,6 +209,66 @@ def repairer() -> Repairer:
     )
 
 
+@cache
+def recovery_store() -> Any:
+    from chalicelib.adapters.recovery_store import DynamoWatermarkStore
+
+    return DynamoWatermarkStore(aws("dynamodb"), settings().recovery_table)
+
+
+@cache
+def account_directory() -> Any:
+    from chalicelib.adapters.recovery_store import DynamoAccountDirectory
+
+    return DynamoAccountDirectory(aws("dynamodb"), settings().accounts_table)
+
+
+@cache
+def recovery_work_queue() -> Any:
+    from chalicelib.adapters.recovery_store import SqsWorkQueue
+
+    config = settings()
+    client = aws("sqs")
+    url = (
+        config.recovery_queue_url
+        or client.get_queue_url(QueueName=config.recovery_queue_name)["QueueUrl"]
+    )
+    return SqsWorkQueue(client, url)
+
+
+def event_log() -> Any:
+    return _event_log(secrets().get(SECRET_STRIPE_KEY), secrets().get_optional(SECRET_CLIENT_ID))
+
+
+@cache
+def _event_log(secret_key: str, client_id: str | None) -> Any:
+    # One per client, so that the spacing of calls holds across invocations of a container.
+    from chalicelib.adapters.stripe_events import StripeEventLog
+
+    return StripeEventLog(
+        _stripe_client(secret_key, client_id), settings().recovery_min_call_interval_seconds
+    )
+
+
+def recovery() -> Any:
+    import time
+
+    from chalicelib.services.recovery import Recovery
+
+    config = settings()
+    return Recovery(
+        account_store(),
+        event_log(),
+        recovery_store(),
+        event_queue(),
+        config.livemode,
+        lambda: int(time.time()),
+        now,
+        overlap_seconds=config.recovery_overlap_seconds,
+        max_pages=config.recovery_max_pages,
+    )
+
+
 def reset() -> None:
     """Forget every cached client and setting (tests that change the environment)."""
     for value in list(globals().values()):

@@ -61,6 +61,10 @@ class StackConfig:
     # Off: an admin connects a Stripe account by following a connect link, as in production.
     seed_demo_account: bool = False
     log_dir: Path | None = None  # None: the processes write to this terminal
+    # How often the scheduled handlers run locally (AWS: minutes, set per stage).
+    schedule_interval: float = 10.0
+    # The `@app.schedule` handlers the local scheduler runs.
+    scheduled_jobs: tuple[str, ...] = ("schedule_event_recovery",)
 
 
 class LocalStack:
@@ -144,6 +148,33 @@ class LocalStack:
             ],
             {**stage_environment(STAGE, "consume_events"), **env},
         )
+        self._spawn(
+            "recovery-worker",
+            [
+                sys.executable,
+                "-m",
+                "local.worker",
+                "--queue-url",
+                self.outputs["RecoveryQueueUrl"],
+                "--handler",
+                "recover_account_events",
+                "--batch-size",
+                "1",
+            ],
+            {**stage_environment(STAGE, "recover_account_events"), **env},
+        )
+        self._spawn(
+            "scheduler",
+            [
+                sys.executable,
+                "-m",
+                "local.scheduler",
+                "--interval",
+                str(config.schedule_interval),
+                *[f"--job={job}" for job in config.scheduled_jobs],
+            ],
+            {**stage_environment(STAGE), **env},
+        )
         _wait_for_http(f"{self.api_url}/payments", self._processes[0])
 
     def _provision_webhook(self) -> None:
@@ -166,6 +197,9 @@ class LocalStack:
             "STRIPE_API_BASE": self.stripe.url,
             "PUBLIC_BASE_URL": self.api_url,
             "EVENTS_QUEUE_URL": self.outputs["EventsQueueUrl"],
+            "RECOVERY_QUEUE_URL": self.outputs["RecoveryQueueUrl"],
+            # One local worker, no Stripe rate to share: no spacing between calls.
+            "RECOVERY_MIN_CALL_INTERVAL_SECONDS": "0",
         }
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
@@ -245,6 +279,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-receive-count", type=int, default=defaults.max_receive_count)
     parser.add_argument("--log-dir", type=Path, help="write the processes' logs there")
     parser.add_argument(
+        "--schedule-interval",
+        type=float,
+        default=defaults.schedule_interval,
+        help="seconds between runs of the scheduled handlers (event recovery…)",
+    )
+    parser.add_argument(
         "--seed-demo-account",
         action="store_true",
         help=f"store {DEMO_ACCOUNT} for {DEMO_COMPANY} as if connected, skipping the OAuth link",
@@ -259,6 +299,7 @@ def main(argv: list[str] | None = None) -> None:
             max_receive_count=args.max_receive_count,
             log_dir=args.log_dir,
             seed_demo_account=args.seed_demo_account,
+            schedule_interval=args.schedule_interval,
         )
     )
     stopped = threading.Event()

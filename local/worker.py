@@ -1,6 +1,7 @@
 """Runs the queue consumer locally: Lambda's SQS trigger stood in for by local.sqs_trigger.
 
 Run as: python -m local.worker --queue-url URL [--batch-size 10] [--timeout 30]
+[--handler consume_events] (the name of an `@app.on_sqs_message` handler in app.py)
 with the stage's environment already set (local.stack does that).
 """
 
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queue-url", required=True)
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--timeout", type=int, default=30, help="the Lambda timeout, seconds")
+    parser.add_argument("--handler", default="consume_events", help="the handler in app.py")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
 
@@ -30,8 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     trigger = SqsTrigger(
         boto3.client("sqs"),
         args.queue_url,
-        app.consume_events,
+        getattr(app, args.handler),
         batch_size=args.batch_size,
+        function_name=args.handler,
         timeout_seconds=args.timeout,
         # `chalice deploy` cannot turn partial batch responses on: mimic that mapping.
         report_batch_item_failures=False,

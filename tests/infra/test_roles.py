@@ -158,3 +158,41 @@ def test_ssm_secrets_are_decrypted_only_through_ssm_and_only_the_stages_own(iam,
     assert not iam.allows(
         role, "kms:Decrypt", SSM_KEY, through_ssm(parameter("token", "another-service"))
     )
+
+
+RECOVERY_QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{SERVICE}-recovery"
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "resource"),
+    [
+        ("RecoveryFanOutRole", "dynamodb:Scan", table("accounts")),
+        ("RecoveryFanOutRole", "sqs:SendMessage", RECOVERY_QUEUE),
+        ("RecoveryWorkerRole", "dynamodb:GetItem", table("accounts")),
+        ("RecoveryWorkerRole", "dynamodb:PutItem", table("recovery")),
+        ("RecoveryWorkerRole", "sqs:SendMessage", QUEUE),
+        ("RecoveryWorkerRole", "sqs:ReceiveMessage", RECOVERY_QUEUE),
+        ("RecoveryWorkerRole", "sqs:DeleteMessage", RECOVERY_QUEUE),
+        ("RecoveryWorkerRole", "logs:PutLogEvents", log_group(f"{SERVICE}-recover_account_events")),
+    ],
+)
+def test_event_recovery_may_do_what_it_does(iam, role, action, resource):
+    assert iam.allows(role, action, resource)
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "resource"),
+    [
+        # Recovery only reads accounts and queues events: payments are the consumer's.
+        ("RecoveryFanOutRole", "dynamodb:GetItem", table("payments")),
+        ("RecoveryFanOutRole", "sqs:SendMessage", QUEUE),
+        ("RecoveryFanOutRole", "dynamodb:PutItem", table("accounts")),
+        ("RecoveryWorkerRole", "dynamodb:UpdateItem", table("payments")),
+        ("RecoveryWorkerRole", "dynamodb:PutItem", table("accounts")),
+        ("RecoveryWorkerRole", "dynamodb:Scan", table("accounts")),
+        ("RecoveryWorkerRole", "sqs:ReceiveMessage", QUEUE),
+        ("RecoveryWorkerRole", "kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/secrets"),
+    ],
+)
+def test_event_recovery_may_not_touch_what_it_does_not_use(iam, role, action, resource):
+    assert not iam.allows(role, action, resource)

@@ -15,7 +15,7 @@ from tests.infra.iam import StackIam
 
 PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT / "infra" / "template.yaml"
-ROLES = ("ApiRole", "ConsumerRole")
+ROLES = ("ApiRole", "ConsumerRole", "RecoveryFanOutRole", "RecoveryWorkerRole")
 TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable", "EventFailuresTable"}
 MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable"}
 
@@ -56,7 +56,12 @@ def test_events_queue_uses_the_timeout_and_redrive_parameters(template):
 
 def test_both_queues_keep_messages_fourteen_days_encrypted(template):
     queues = resources_of_type(template, "AWS::SQS::Queue")
-    assert set(queues) == {"EventsQueue", "EventsDeadLetterQueue"}
+    assert set(queues) == {
+        "EventsQueue",
+        "EventsDeadLetterQueue",
+        "RecoveryQueue",
+        "RecoveryDeadLetterQueue",
+    }
     for queue in queues.values():
         assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
@@ -64,7 +69,7 @@ def test_both_queues_keep_messages_fourteen_days_encrypted(template):
 
 def test_every_table_is_encrypted_and_on_demand(template):
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 6
+    assert len(tables) == 7
     for table in tables.values():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -203,8 +208,8 @@ def test_no_role_grants_a_wildcard_action_or_metric_writes(template):
 
 def test_every_role_is_output_for_the_chalice_config(template):
     outputs = template["Outputs"]
-    assert outputs["ApiRoleArn"]["Value"] == {"Fn::GetAtt": ["ApiRole", "Arn"]}
-    assert outputs["ConsumerRoleArn"]["Value"] == {"Fn::GetAtt": ["ConsumerRole", "Arn"]}
+    for role in ROLES:
+        assert outputs[f"{role}Arn"]["Value"] == {"Fn::GetAtt": [role, "Arn"]}
     assert outputs["SecretsKeyArn"]["Value"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
     roles = resources_of_type(template, "AWS::IAM::Role")
     assert set(roles) == set(ROLES)
