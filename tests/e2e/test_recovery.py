@@ -62,7 +62,7 @@ def test_undelivered_payment_and_source_events_are_recovered_exactly_once(
         {
             "account": account,
             "amount": 1200,
-            "metadata": {"owner": "stripe-bridge", "payment_id": transfer["payment_id"]},
+            "metadata": transfer["source_metadata"],
         },
     )["source"]
     stack.standin(f"/sources/{source['id']}/chargeable", {})
