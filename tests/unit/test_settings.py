@@ -93,7 +93,12 @@ def test_the_stage_binding_names_the_stages_own_queue():
     binding = StageBinding.from_env(
         {"SERVICE_NAME": "stripe-bridge-prod", "CONSUMER_MAX_CONCURRENCY": "5"}
     )
-    assert binding == StageBinding("stripe-bridge-prod", "stripe-bridge-prod-events", 5)
+    assert binding == StageBinding(
+        "stripe-bridge-prod",
+        "stripe-bridge-prod-events",
+        5,
+        recovery_queue="stripe-bridge-prod-recovery",
+    )
 
 
 @pytest.mark.parametrize("value", ["1", "1001", "2.5", "many"])
