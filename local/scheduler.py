@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import uuid
@@ -17,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from local.lifetime import run_until_signalled
 from local.sqs_trigger import LambdaContext
 
 logger = logging.getLogger("local.scheduler")
@@ -103,12 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     for job in args.job:
         name, _, seconds = job.partition("=")
         scheduler.register(name, getattr(app, name), float(seconds) if seconds else args.interval)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    scheduler.start()
-    stopped.wait()
-    scheduler.stop()
+    run_until_signalled(scheduler.start, scheduler.stop)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 
 import boto3
 
+from local.lifetime import run_until_signalled
 from local.sqs_trigger import SqsTrigger
 
 
@@ -39,12 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         # `chalice deploy` cannot turn partial batch responses on: mimic that mapping.
         report_batch_item_failures=False,
     )
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    trigger.start()
-    stopped.wait()
-    trigger.stop()
+    run_until_signalled(trigger.start, trigger.stop)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from chalicelib.domain.recovery import (
     window_for,
 )
 from chalicelib.domain.webhooks import HANDLED_EVENT_TYPES, Verdict, decide, envelope_of
+from chalicelib.observability import logger
 from chalicelib.ports import (
     AccountDirectory,
     AccountStore,
@@ -117,6 +118,8 @@ class Recovery:
                 try:
                     self.queue.send(envelope, json.dumps(event))
                 except Exception:
+                    # Why the queue refused is the operator's to see; the watermark stays.
+                    logger.exception("event not queued", extra={"event_id": envelope.event_id})
                     return done, sent, event
                 sent.append(envelope.event_id)
             done.append(event)

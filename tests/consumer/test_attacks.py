@@ -125,13 +125,18 @@ def test_a_50_cent_source_naming_a_1600_payment_gets_no_charge(bridge):
     assert_nothing_parked(bridge)
 
 
-def test_card_declined_then_a_source_pays_and_the_payment_intent_can_no_longer_be_paid(bridge):
+def declined_then_a_chargeable_source(bridge):
+    """A card payment declined, then the customer's bank transfer Source for it is chargeable."""
     started = bridge.start(1500)
-    payment = started.payment
-    pay(bridge, payment, "card", outcome="declined")
+    pay(bridge, started.payment, "card", outcome="declined")
     bridge.deliver_all()
-    source_id = source_for(bridge, payment, started.source_metadata)
+    source_id = source_for(bridge, started.payment, started.source_metadata)
     bridge.control(f"/sources/{source_id}/chargeable")
+    return started.payment, source_id
+
+
+def test_card_declined_then_a_source_pays_and_the_payment_intent_can_no_longer_be_paid(bridge):
+    payment, source_id = declined_then_a_chargeable_source(bridge)
     bridge.deliver_all()
 
     # The customer comes back to the card form and tries again: Stripe refuses.
@@ -155,12 +160,7 @@ def test_card_declined_then_a_source_pays_and_the_payment_intent_can_no_longer_b
 
 
 def test_a_source_whose_payment_intent_was_paid_first_is_not_charged(bridge):
-    started = bridge.start(1500)
-    payment = started.payment
-    pay(bridge, payment, "card", outcome="declined")
-    bridge.deliver_all()
-    source_id = source_for(bridge, payment, started.source_metadata)
-    bridge.control(f"/sources/{source_id}/chargeable")
+    payment, source_id = declined_then_a_chargeable_source(bridge)
     pay(bridge, payment, "card")  # paid before the consumer got to the Source
     bridge.deliver_all("source.chargeable")
     bridge.deliver_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 import stripe
 
 from chalicelib import consumer, wiring
+from chalicelib.domain.accounts import ConnectedAccount
 from local.aws import LocalAws, deploy_stack, put_secrets
 from local.stripe_standin import StripeStandin
 
@@ -115,3 +117,15 @@ def stripe_event(event_type: str = "payment_intent.succeeded", **changes: Any) -
 
 def signed(body: str, secret: str = SECRET, timestamp: int | None = None) -> str:
     return stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
+
+
+def connect_account(standin: StripeStandin, account_id: str, company_id: str) -> str:
+    """An account connected on both sides, as if its admin had gone through OAuth."""
+    request = urllib.request.Request(
+        f"{standin.url}/_standin/accounts",
+        data=json.dumps({"id": account_id}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request).close()
+    wiring.account_store().put(ConnectedAccount(account_id, company_id, False, "2026-11-29T00:00Z"))
+    return account_id

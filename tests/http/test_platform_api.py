@@ -1,7 +1,6 @@
 """The platform API: bearer token, validation that changes nothing, the webhook overview."""
 
 import json
-import urllib.request
 
 import pytest
 import stripe
@@ -10,7 +9,7 @@ from chalicelib import wiring
 from chalicelib.domain.accounts import AccountStatus, ConnectedAccount
 from chalicelib.domain.webhooks import HANDLED_EVENT_TYPES
 from local.apigw import invoke
-from tests.http.conftest import STRIPE_KEY, TOKEN
+from tests.http.conftest import STRIPE_KEY, TOKEN, connect_account
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -32,14 +31,7 @@ def valid(company="co_api", **changes):
 @pytest.fixture
 def connected(standin):
     """A company whose account is connected on both sides."""
-    request = urllib.request.Request(
-        f"{standin.url}/_standin/accounts",
-        data=json.dumps({"id": "acct_1Api"}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request).close()
-    wiring.account_store().put(ConnectedAccount("acct_1Api", "co_api", False, "2026-11-29T00:00Z"))
-    return "acct_1Api"
+    return connect_account(standin, "acct_1Api", "co_api")
 
 
 def intents_on(standin, account):

@@ -2,17 +2,15 @@
 
 import json
 import logging
-import urllib.request
 
 import pytest
 
 from chalicelib import wiring
 from chalicelib.adapters.stripe_api import StripeApi, make_client
-from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.errors import StripeRejected
 from chalicelib.observability import logger
 from local.apigw import invoke
-from tests.http.conftest import STRIPE_KEY, TOKEN
+from tests.http.conftest import STRIPE_KEY, TOKEN, connect_account
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WRONG_KEY = "sk_test_a_key_that_was_revoked_QZ7W"
@@ -20,16 +18,7 @@ WRONG_KEY = "sk_test_a_key_that_was_revoked_QZ7W"
 
 @pytest.fixture
 def connected(standin):
-    request = urllib.request.Request(
-        f"{standin.url}/_standin/accounts",
-        data=json.dumps({"id": "acct_1Logs"}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request).close()
-    wiring.account_store().put(
-        ConnectedAccount("acct_1Logs", "co_logs", False, "2026-11-29T00:00Z")
-    )
-    return "acct_1Logs"
+    return connect_account(standin, "acct_1Logs", "co_logs")
 
 
 @pytest.fixture

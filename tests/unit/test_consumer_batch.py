@@ -2,8 +2,10 @@
 
 import pytest
 
+from chalicelib import consumer
 from chalicelib.consumer import BatchIncomplete, run_batch
 from chalicelib.domain.errors import StripeUnavailable
+from chalicelib.domain.failures import failure_reason
 
 
 def records(*ids):
@@ -59,3 +61,37 @@ def test_once_stripe_is_found_down_the_rest_of_the_batch_goes_back_untried():
     assert tried == ["a", "b"]
     assert raised.value.failed_ids == ["b", "c", "d"]
     assert deleted == ["rh-a"]
+
+
+def test_every_failed_and_every_untried_message_is_recorded_with_its_reason():
+    recorded = []
+
+    def handle(record):
+        if record["body"] == "b":
+            raise RuntimeError("poison")
+        if record["body"] == "c":
+            raise StripeUnavailable("Stripe unreachable")
+        return "applied"
+
+    with pytest.raises(BatchIncomplete):
+        run_batch(
+            records("a", "b", "c", "d"),
+            handle,
+            lambda receipt: None,
+            lambda record, error: recorded.append((record["body"], failure_reason(error))),
+        )
+    assert recorded == [
+        ("b", "RuntimeError: poison"),
+        ("c", "StripeUnavailable: Stripe unreachable"),
+        ("d", "StripeUnavailable: not tried: Stripe unavailable in its batch"),
+    ]
+
+
+def test_a_failure_that_cannot_be_recorded_does_not_change_the_batch(monkeypatch):
+    class TableDown:
+        def record(self, *args):
+            raise RuntimeError("DynamoDB unavailable")
+
+    monkeypatch.setattr(consumer.wiring, "event_failures", TableDown)
+    [record] = records("a")
+    consumer._record_failure(record, RuntimeError("poison"))  # logged, not raised

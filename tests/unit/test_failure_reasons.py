@@ -1,11 +1,8 @@
 """Why an event failed, as the consumer records it: one short line, never a secret."""
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import consumer
-from chalicelib.consumer import BatchIncomplete, run_batch
 from chalicelib.domain.errors import StripeUnavailable
 from chalicelib.domain.failures import MAX_REASON_LENGTH, failure_reason
 
@@ -31,49 +28,3 @@ def test_a_plain_message_is_kept_on_one_line():
     error = StripeUnavailable("Stripe unreachable:\n  connection refused")
     assert failure_reason(error) == "StripeUnavailable: Stripe unreachable: connection refused"
     assert failure_reason(KeyError()) == "KeyError"
-
-
-def records(*ids):
-    return [
-        {
-            "messageId": i,
-            "receiptHandle": f"rh-{i}",
-            "body": i,
-            "messageAttributes": {"event_id": {"stringValue": f"evt_{i}"}},
-        }
-        for i in ids
-    ]
-
-
-def test_every_failed_and_every_untried_message_is_recorded_with_its_reason():
-    recorded = []
-
-    def handle(record):
-        if record["body"] == "b":
-            raise RuntimeError("poison")
-        if record["body"] == "c":
-            raise StripeUnavailable("Stripe unreachable")
-        return "applied"
-
-    with pytest.raises(BatchIncomplete):
-        run_batch(
-            records("a", "b", "c", "d"),
-            handle,
-            lambda receipt: None,
-            lambda record, error: recorded.append((record["body"], failure_reason(error))),
-        )
-    assert recorded == [
-        ("b", "RuntimeError: poison"),
-        ("c", "StripeUnavailable: Stripe unreachable"),
-        ("d", "StripeUnavailable: not tried: Stripe unavailable in its batch"),
-    ]
-
-
-def test_a_failure_that_cannot_be_recorded_does_not_change_the_batch(monkeypatch):
-    class TableDown:
-        def record(self, *args):
-            raise RuntimeError("DynamoDB unavailable")
-
-    monkeypatch.setattr(consumer.wiring, "event_failures", TableDown)
-    [record] = records("a")
-    consumer._record_failure(record, RuntimeError("poison"))  # logged, not raised
