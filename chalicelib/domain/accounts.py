@@ -46,7 +46,7 @@ class ConnectedAccount:
     version: int = 0  # grows with each change the platform is told of
 
     @property
-    def is_connected(self) -> bool:
+    def has_access(self) -> bool:
         """Whether the platform still has access to the account (and acts on its events)."""
         return self.status is not AccountStatus.DISCONNECTED
 

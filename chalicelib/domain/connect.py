@@ -228,7 +228,7 @@ def attach_outcome(
 
 def must_release(found: ConnectedAccount | None) -> bool:
     """After a refusal: revoke the grant just made, unless the platform needs that access still."""
-    return found is None or not found.is_connected
+    return found is None or not found.has_access
 
 
 def choose_locale(preferred: str | None, accept_language: str | None) -> str:

@@ -84,7 +84,7 @@ class Accounts:
     def _disconnect(self, account_id: str, at: str) -> ConnectedAccount | None:
         for _ in range(_ATTEMPTS):
             account = self.records.get(account_id)
-            if account is None or not account.is_connected:
+            if account is None or not account.has_access:
                 return account  # unknown, or disconnected already (the first writer wins)
             gone = disconnected(account, at)
             notice = account_notification(gone, AccountNotification.DISCONNECTED, at)

@@ -197,7 +197,7 @@ class ConnectService:
         account = self.accounts.get(account_id)
         if account is None or account.company_id != company_id:
             raise NotFound(f"company {company_id} has no Stripe account {account_id}")
-        if account.is_connected:
+        if account.has_access:
             # Stripe first: if it fails the account stays connected here, as it is there.
             self.oauth.deauthorize(account_id)
         # Also when it was disconnected already: publishes what an earlier try left unsent.

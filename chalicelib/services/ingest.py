@@ -88,7 +88,7 @@ def ingest_for_account(
         raise
     if account is None:  # unreachable: nothing verifies against the unknown secret
         raise WebhookRejected("bad_signature", "no valid signature for this endpoint")
-    if not account.is_connected:
+    if not account.has_access:
         raise WebhookRejected("disconnected_account", "this account is disconnected")
     return _accept(event, raw_body, queue, livemode, dedicated_account=account_id)
 

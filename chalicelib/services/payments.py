@@ -47,7 +47,7 @@ class PaymentsService:
         account = self.accounts.connected_for_company(request.company_id)
         if account is None:
             raise NotFound(f"company {request.company_id} has no connected Stripe account")
-        if not account.is_connected:
+        if not account.has_access:
             raise Conflict(
                 f"the Stripe account of company {request.company_id} is disconnected; "
                 "reconnect it before taking payments"

@@ -118,7 +118,7 @@ class Repairer:
         if kind == DEAUTHORIZED:
             return self._deauthorized(account_id)
         account = self.accounts.get(account_id)
-        if account is None or not account.is_connected:
+        if account is None or not account.has_access:
             return Outcome.IGNORED_ACCOUNT
         object_id = event.data_object["id"]
         if kind.startswith("payment_intent."):
@@ -231,7 +231,7 @@ class Repairer:
         if account is None:
             return Outcome.IGNORED_ACCOUNT
         # A late delivery must not cut off an account that has connected again since.
-        if account.is_connected and self.stripe.account_is_connected(account_id):
+        if account.has_access and self.stripe.account_is_connected(account_id):
             logger.warning("deauthorization not applied: the account is still connected")
             return Outcome.IGNORED_STATE
         self.accounts.mark_disconnected(account_id, self.clock())

@@ -249,7 +249,7 @@ def get_account(app: StripeStandin, req: Request) -> dict:
     platform_id = app.store.platform["id"]
     # The platform sees itself and its connected accounts; an account sees only itself.
     visible = account_id == req.owner if req.owner else (
-        account_id == platform_id or app.store.is_connected(account_id))
+        account_id == platform_id or app.store.has_access(account_id))
     account = app.store.get_account(account_id) if visible else None
     if account is None:
         raise no_access(app.api_key, account_id)

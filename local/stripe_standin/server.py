@@ -232,7 +232,7 @@ class StripeStandin:
             raise StripeError(401, message)
         account_id = req.headers.get("stripe-account")
         if account_id and account_id != self.store.platform["id"]:
-            if not self.store.is_connected(account_id):
+            if not self.store.has_access(account_id):
                 raise no_access(self.api_key, account_id)
             req.owner = account_id
 

@@ -128,7 +128,7 @@ class Store:
     # ---- accounts -------------------------------------------------------------------------
 
     @_locked
-    def is_connected(self, account_id: str) -> bool:
+    def has_access(self, account_id: str) -> bool:
         connection = self._accounts.get(account_id)
         return bool(connection and connection.connected)
 
@@ -203,7 +203,7 @@ class Store:
         grant.used = True
         if self.clock() > grant.expires_at:
             raise OAuthError(400, "invalid_grant", f"Authorization code expired: {code}")
-        if not self.is_connected(grant.account_id):
+        if not self.has_access(grant.account_id):
             raise OAuthError(400, "invalid_grant",
                              f"This authorization code has been revoked: {code}")
         return _snapshot(self._accounts[grant.account_id].account), grant.scope
@@ -553,7 +553,7 @@ class Store:
         if owner is None:
             return not endpoint.connect
         # A platform hears from an account while connected, and once more when cut off.
-        return endpoint.connect and (self.is_connected(owner) or event_type == DEAUTHORIZED)
+        return endpoint.connect and (self.has_access(owner) or event_type == DEAUTHORIZED)
 
     # ---- events ---------------------------------------------------------------------------
 

@@ -154,4 +154,4 @@ def test_an_account_that_revokes_the_platform_is_disconnected(stack):
         return body if status == 409 else None
 
     wait_until(refused, 30, "the disconnected account to refuse new payments")
-    assert not accounts.get(account).is_connected
+    assert not accounts.get(account).has_access

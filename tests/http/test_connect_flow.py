@@ -381,12 +381,12 @@ def test_a_disconnected_account_reconnects_to_its_company(client, standin):
     connect(client, company, email)
     [account] = accounts_of(client, company)
     status, _ = platform(client, "DELETE", f"/companies/{company}/accounts/{account['account_id']}")
-    assert status == 200 and not standin.store.is_connected(account["account_id"])
+    assert status == 200 and not standin.store.has_access(account["account_id"])
     assert connect(client, company, email).status_code == 200
     [back] = accounts_of(client, company)
     assert (back["account_id"], back["status"]) == (account["account_id"], "connected")
     assert back["disconnected_at"] is None and back["connected_at"] > account["connected_at"]
-    assert standin.store.is_connected(account["account_id"])
+    assert standin.store.has_access(account["account_id"])
 
 
 def test_a_leaked_link_cannot_attach_a_second_account_to_the_company(client, standin, told):
@@ -398,8 +398,8 @@ def test_a_leaked_link_cannot_attach_a_second_account_to_the_company(client, sta
     assert (page.status_code, page_id(page)) == (409, "another_account_active")
     assert accounts_of(client, company) == [owner]  # still the one active account
     intruder = standin.store.find_account_by_email(f"intruder-{company}@example.com")
-    assert not standin.store.is_connected(intruder["id"])  # the grant was revoked
-    assert standin.store.is_connected(owner["account_id"])
+    assert not standin.store.has_access(intruder["id"])  # the grant was revoked
+    assert standin.store.has_access(owner["account_id"])
     status, payment = platform(
         client,
         "POST",
@@ -429,7 +429,7 @@ def test_a_replace_link_from_the_platform_moves_the_company_and_says_so(client, 
     assert (new["status"], replaced["status"]) == ("connected", "replaced")
     assert replaced["account_id"] == old["account_id"]
     assert replaced["replaced_by"] == new["account_id"] and replaced["replaced_at"]
-    assert standin.store.is_connected(old["account_id"])  # its payments are still repaired
+    assert standin.store.has_access(old["account_id"])  # its payments are still repaired
     notices = told(company)
     assert [(n["detail-type"], n["detail"]["notification_id"]) for n in notices] == [
         ("account.connected", f"{old['account_id']}.v1"),
@@ -569,7 +569,7 @@ def test_a_replayed_callback_is_refused_and_the_code_not_exchanged_again(client,
     assert (page.status_code, page_id(page)) == (409, "state_used")
     # A second exchange would have made Stripe revoke the connection: it is still there.
     [account] = accounts_of(client, company)
-    assert standin.store.is_connected(account["account_id"])
+    assert standin.store.has_access(account["account_id"])
 
 
 def test_an_expired_state_is_refused(client, monkeypatch):
@@ -618,7 +618,7 @@ def test_an_account_connected_to_another_company_is_refused_and_left_with_it(cli
     assert (page.status_code, page_id(page)) == (409, "account_taken")
     assert accounts_of(client, other) == []
     assert accounts_of(client, owner) == [account]
-    assert standin.store.is_connected(account["account_id"])  # the owner keeps it
+    assert standin.store.has_access(account["account_id"])  # the owner keeps it
 
 
 def test_an_account_another_company_disconnected_is_refused_and_not_left_attached(client, standin):
@@ -631,7 +631,7 @@ def test_an_account_another_company_disconnected_is_refused_and_not_left_attache
     assert (page.status_code, page_id(page)) == (409, "account_taken")
     assert accounts_of(client, other) == []
     assert accounts_of(client, owner)[0]["status"] == "disconnected"
-    assert not standin.store.is_connected(account["account_id"])
+    assert not standin.store.has_access(account["account_id"])
 
 
 def test_a_failure_page_follows_the_browsers_language_when_the_link_is_unknown(client):
@@ -666,7 +666,7 @@ def test_disconnecting_revokes_access_and_keeps_the_history(client, standin):
     assert platform(client, "DELETE", path, token=None)[0] == 401
     status, gone = platform(client, "DELETE", path)
     assert status == 200 and gone["status"] == "disconnected" and gone["disconnected_at"]
-    assert not standin.store.is_connected(account["account_id"])
+    assert not standin.store.has_access(account["account_id"])
     events = standin.store.event_records(account=account["account_id"])
     assert "account.application.deauthorized" in [e["event"]["type"] for e in events]
     assert platform(client, "DELETE", path) == (200, gone)  # idempotent
@@ -770,7 +770,7 @@ def test_disconnecting_another_companys_or_an_unknown_account_is_not_found(clien
         assert platform(client, "DELETE", path)[0] == 404
     status, answer = platform(client, "DELETE", f"/companies/{owner}/accounts/cus_123")
     assert (status, answer["error"]["field"]) == (400, "account_id")
-    assert standin.store.is_connected(account["account_id"])
+    assert standin.store.has_access(account["account_id"])
 
 
 def test_listing_accounts_needs_the_token_and_is_empty_for_a_new_company(client):

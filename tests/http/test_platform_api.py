@@ -184,7 +184,7 @@ def test_an_id_that_only_starts_like_one_is_refused_on_every_route(
 ):
     answer = invoke(method, template.format(near_miss.format(real)), body, AUTH)
     assert (answer.status, answer.body["error"]["code"]) == (400, "invalid_request"), answer
-    assert wiring.account_store().get("acct_1Api").is_connected  # nothing disconnected
+    assert wiring.account_store().get("acct_1Api").has_access  # nothing disconnected
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ class MemoryAccounts:
 
     def connected_for_company(self, company_id: str) -> ConnectedAccount | None:
         found = [a for a in self.items.values() if a.company_id == company_id]
-        connected = [a for a in found if a.is_connected]
+        connected = [a for a in found if a.has_access]
         return (connected or found or [None])[0]
 
     def put(self, account: ConnectedAccount) -> None:
@@ -88,7 +88,7 @@ class MemoryAccounts:
 
     def mark_disconnected(self, account_id: str, at: str) -> ConnectedAccount | None:
         account = self.items.get(account_id)
-        if account is not None and account.is_connected:
+        if account is not None and account.has_access:
             account = replace(account, status=AccountStatus.DISCONNECTED, disconnected_at=at)
             self.items[account_id] = account
         return account
@@ -221,4 +221,4 @@ class StoreStripe:
 
     def account_is_connected(self, account_id: str) -> bool:
         self.calls.append("account_is_connected")
-        return self.store.is_connected(account_id)
+        return self.store.has_access(account_id)

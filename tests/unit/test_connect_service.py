@@ -207,7 +207,7 @@ def test_an_admin_connects_the_company_account(world):
     stored = accounts.get("acct_1")
     assert connected.account == stored
     assert (stored.company_id, stored.connected_by, stored.scope) == ("co_1", "jane", "read_write")
-    assert stored.is_connected and not connected.reconnected
+    assert stored.has_access and not connected.reconnected
     # Neither the link id, the state nor the cookie is stored in clear.
     assert not any(secret in key for key in sessions.items for secret in (state, cookie))
 
@@ -378,7 +378,7 @@ def test_reconnecting_the_same_account_is_idempotent_and_revives_a_disconnected_
     state, cookie = start(service, connected_by="john")
     revived = service.finish(Callback(state, authorized(oauth), None, cookie)).account
     stored = accounts.get("acct_1")
-    assert stored.is_connected and stored.connected_by == "john"
+    assert stored.has_access and stored.connected_by == "john"
     assert stored.connected_at > first.connected_at and stored.disconnected_at is None
     assert stored.webhook_secrets == ("whsec_kept",) and revived.account_id == "acct_1"
 
@@ -409,7 +409,7 @@ def test_a_replace_link_moves_the_company_to_the_new_account_and_says_so(world):
     assert connected.replaced.account_id == "acct_old"
     old, new = accounts.get("acct_old"), accounts.get("acct_new")
     assert (old.status, old.replaced_by) == (AccountStatus.REPLACED, "acct_new")
-    assert old.is_connected and not old.is_active  # its payments are still repaired
+    assert old.has_access and not old.is_active  # its payments are still repaired
     assert new.is_active and oauth.deauthorized == []
     assert service.accounts.connected_for_company("co_1").account_id == "acct_new"
     assert told(service) == [
@@ -533,7 +533,7 @@ def test_when_stripe_is_down_the_account_stays_connected(world):
     oauth.failure = StripeUnavailable("down")
     with pytest.raises(StripeUnavailable):
         service.disconnect("co_1", "acct_1")
-    assert accounts.get("acct_1").is_connected
+    assert accounts.get("acct_1").has_access
 
 
 def test_the_deauthorized_event_and_the_platforms_request_end_alike_in_either_order():

@@ -371,7 +371,7 @@ def test_a_late_deauthorization_does_not_cut_off_an_account_connected_again(h):
     h.store.disconnect_account(ACCOUNT)
     h.store.connect_account(account_id=ACCOUNT)
     assert h.last("account.application.deauthorized") is Outcome.IGNORED_STATE
-    assert h.accounts.get(ACCOUNT).is_connected
+    assert h.accounts.get(ACCOUNT).has_access
 
 
 def test_an_unknown_account_is_acknowledged_and_nothing_else(h):
