@@ -85,7 +85,9 @@ def test_missing_or_bad_signatures_are_refused(queue, signature, reason):
 def test_a_signature_dated_in_the_future_is_refused(queue):
     body = json.dumps(stripe_event())
     now = int(time.time())
-    assert post(body, signed(body, timestamp=now + 301)).body["error"]["code"] == "bad_signature"
+    # Beyond the 300 s tolerance by a margin that a slow second between here and the check
+    # can't eat.
+    assert post(body, signed(body, timestamp=now + 330)).body["error"]["code"] == "bad_signature"
     assert post(body, signed(body, timestamp=now + 86_400 * 365)).status == 400
     # A second, far-future t= beside a good one is refused too, whichever one is read.
     assert post(body, f"{signed(body)},t={now + 10**9}").status == 400
