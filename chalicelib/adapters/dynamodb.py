@@ -221,6 +221,7 @@ _ACCOUNT_FIELDS = (
     "imported_at",
     "email",
     "history",
+    "not_connected_yet",
 )
 
 
@@ -419,6 +420,8 @@ class DynamoAccountStore:
             else tuple(values.get("webhook_secrets") or ())
         )
         fields["version"] = values.get("version", 0)
+        if values.get("not_connected_yet"):
+            fields["connected_at"] = None  # the item's is the index's key: its import
         fields["history"] = tuple(StatusChange(**step) for step in values.get("history") or ())
         return ConnectedAccount(**fields)
 
@@ -428,4 +431,9 @@ def _account_values(account: ConnectedAccount) -> dict[str, Any]:
     del values["webhook_secrets"]
     values["status"] = str(account.status)
     values["history"] = list(values["history"]) or None
+    if account.connected_at is None:
+        # `connected_at` is the by_company index's sort key: an account never connected yet
+        # (imported, pending authorisation) is listed under its import time.
+        values["connected_at"] = account.known_since
+        values["not_connected_yet"] = True
     return values

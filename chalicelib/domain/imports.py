@@ -91,12 +91,20 @@ def parse_file(text: str, fmt: str, stage_livemode: bool) -> ParsedFile:
             bad.append(BadRow(line, str(invalid)))
             continue
         if row.account_id in accounts:
-            bad.append(BadRow(line, f"account_id: {row.account_id} is already on line "
-                                    f"{accounts[row.account_id]}"))
+            bad.append(
+                BadRow(
+                    line,
+                    f"account_id: {row.account_id} is already on line {accounts[row.account_id]}",
+                )
+            )
             continue
         if row.company_id in companies:
-            bad.append(BadRow(line, f"company_id: {row.company_id} is already on line "
-                                    f"{companies[row.company_id]}"))
+            bad.append(
+                BadRow(
+                    line,
+                    f"company_id: {row.company_id} is already on line {companies[row.company_id]}",
+                )
+            )
             continue
         accounts[row.account_id] = companies[row.company_id] = line
         rows.append(row)
@@ -152,7 +160,8 @@ def _csv_records(text: str) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     columns = [cell.strip() for cell in header]
     unknown = [c for c in columns if c not in FIELDS]
     if unknown:
-        raise UnreadableFile(f"line 1: unknown column {unknown[0]!r} (columns: {', '.join(FIELDS)})")
+        known = ", ".join(FIELDS)
+        raise UnreadableFile(f"line 1: unknown column {unknown[0]!r} (columns: {known})")
     missing = [c for c in REQUIRED_FIELDS if c not in columns]
     if missing:
         raise UnreadableFile(f"line 1: no column {missing[0]!r}")
@@ -234,4 +243,3 @@ def import_decision(
             f"company_id: {row.company_id} already has {others[0]} pending authorisation",
         )
     return ImportDecision(Import.IMPORTED, f"{row.account_id} pending authorisation")
-

@@ -24,8 +24,8 @@ from chalicelib.domain.accounts import (
     replaced,
 )
 from chalicelib.domain.connect import Attach, attach_outcome
-from chalicelib.domain.imports import Import, ImportDecision, ImportRow, import_decision
 from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.imports import Import, ImportDecision, ImportRow, import_decision
 from chalicelib.observability import logger
 from chalicelib.ports import AccountRecords, Notifier
 
