@@ -434,6 +434,6 @@ def _account_values(account: ConnectedAccount) -> dict[str, Any]:
     if account.connected_at is None:
         # `connected_at` is the by_company index's sort key: an account never connected yet
         # (imported, pending authorisation) is listed under its import time.
-        values["connected_at"] = account.known_since
+        values["connected_at"] = account.known_since or None
         values["not_connected_yet"] = True
     return values
