@@ -156,7 +156,26 @@ def account_view(account: ConnectedAccount, current_request: Any) -> dict[str, A
         "disconnected_at": account.disconnected_at,
         "replaced_at": account.replaced_at,
         "replaced_by": account.replaced_by,
+        "imported_at": account.imported_at,
+        "email": account.email,
+        "history": [{"status": step.status, "at": step.at} for step in account.history],
         "webhook": webhook_overview(public_base_url(current_request), account.account_id),
+        "connect_link": _connect_link(account, current_request),
+    }
+
+
+def _connect_link(account: ConnectedAccount, current_request: Any) -> dict[str, Any] | None:
+    """For an account pending authorisation: how the platform gets its admin a connect link.
+
+    Links are made when the admin is there to follow them (single use, minutes): an imported
+    account's admin may come back weeks later, and a link kept that long is a standing key.
+    """
+    if not account.is_pending:
+        return None
+    return {
+        "method": "POST",
+        "url": f"{public_base_url(current_request)}/companies/{account.company_id}/connect-links",
+        "body": {"email": account.email} if account.email else {},
     }
 
 

@@ -218,6 +218,28 @@ FAILURES: dict[Failure | None, tuple[int, dict[str, tuple[str, str]]]] = {
             ),
         },
     ),
+    Failure.ANOTHER_ACCOUNT_PENDING: (
+        409,
+        {
+            "en": (
+                "Your company is waiting for another Stripe account",
+                "When your company moved to the platform, its existing Stripe account came "
+                "along and waits for your authorisation. The account you just chose is a "
+                "different one, so it was not connected (and the access you granted was "
+                "withdrawn). Ask the platform for a new link and, at Stripe, sign in to the "
+                "account your company used before; or ask the platform for a link that "
+                "replaces it.",
+            ),
+            "fr": (
+                "Votre entreprise attend un autre compte Stripe",
+                "Quand votre entreprise est passée sur la plateforme, son compte Stripe existant "
+                "l’a suivie et attend votre autorisation. Le compte que vous venez de choisir en "
+                "est un autre : il n’a donc pas été connecté (et l’accès accordé a été retiré). "
+                "Demandez un nouveau lien à la plateforme et, chez Stripe, connectez-vous au "
+                "compte que votre entreprise utilisait ; ou demandez un lien qui le remplace.",
+            ),
+        },
+    ),
     Failure.CSRF_FAILED: (
         403,
         {

@@ -87,10 +87,23 @@ def consume(event: Mapping[str, Any], context: Any) -> list[str]:
         config.register_lambda_context(context)
     return run_batch(
         event["Records"],
-        lambda record: handle(message=_message(record)),
+        lambda record: _handle(handle, _message(record)),
         wiring.event_queue().delete,
         _record_failure,
     )
+
+
+def _handle(handle: Callable[..., str], message: dict[str, Any]) -> str:
+    from chalicelib.domain.accounts import AccountPendingAuthorization
+    from chalicelib.services.repair import Outcome
+
+    try:
+        return handle(message=message)
+    except AccountPendingAuthorization:
+        # Acknowledged; idempotency kept no record of it (it was raised through), so the same
+        # event listed again by recovery after the admin's authorisation is applied then.
+        logger.info("event for an account pending authorisation; not acted on")
+        return str(Outcome.IGNORED_PENDING)
 
 
 def _record_failure(record: Mapping[str, Any], error: Exception) -> None:

@@ -79,10 +79,15 @@ class AccountRecords(Protocol):
     def active_account_id(self, company_id: str) -> str | None:
         """The account the company's active-account record names (None: no record yet)."""
 
-    def write(self, changes: Sequence[AccountChange], active: ActiveChange | None) -> None:
+    def write(
+        self,
+        changes: Sequence[AccountChange],
+        active: ActiveChange | None,
+        no_active_for: str | None = None,
+    ) -> None:
         """Write every change (and move the company's active account) atomically, or nothing:
-        ConcurrentUpdate if an account is no longer at its expected version or the active
-        account is no longer the expected one."""
+        ConcurrentUpdate if an account is no longer at its expected version, the active
+        account is no longer the expected one, or company `no_active_for` has one."""
 
     def unpublished(self, account_id: str) -> list[Mapping[str, Any]]:
         """Notifications written with the account but not yet published, oldest first."""

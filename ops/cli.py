@@ -10,13 +10,23 @@ import functools
 import json
 import re
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from chalicelib.adapters.dynamodb import DynamoPaymentStore
 from chalicelib.adapters.failures import DynamoEventFailures
+from chalicelib.domain.imports import (
+    FORMATS,
+    Import,
+    UnreadableFile,
+    decode,
+    file_format,
+    parse_file,
+)
 from ops import dlq as dead_letters
 from ops.payments import PAYMENT_ID, payment_report, readable
 from ops.stage import LOCAL_STAGE, OpsError, Stage
@@ -173,3 +183,75 @@ def payment_show(stage: Stage, payment_id: str, as_json: bool) -> None:
         click.echo(f"no payment {payment_id} in stage {stage.name}", err=True)
         sys.exit(1)
     click.echo(json.dumps(report, indent=2) if as_json else "\n".join(readable(report)))
+
+
+@cli.command("import-accounts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="csv or jsonl [default: by the file's extension, else its first character]",
+)
+@click.option(
+    "--skip-invalid", is_flag=True, help="import the good rows, list the bad ones and skip them"
+)
+@click.option("--dry-run", is_flag=True, help="check every row and say what would happen")
+@on_stage
+def import_accounts(
+    stage: Stage, file: Path, fmt: str | None, skip_invalid: bool, dry_run: bool
+) -> None:
+    """Import a migration's Stripe accounts (company_id, account_id, email?, livemode?), each
+    pending its admin's authorisation. Running it again changes nothing."""
+    from chalicelib.adapters.dynamodb import DynamoAccountStore
+    from chalicelib.adapters.messaging import EventBridgeNotifier
+    from chalicelib.services.accounts import Accounts
+    from chalicelib.services.connect import iso
+    from ops import imports
+
+    try:
+        text = decode(file.read_bytes())
+        parsed = parse_file(text, fmt or file_format(file.name, text), stage.settings.livemode)
+    except UnreadableFile as error:
+        raise OpsError(f"{file}: {error}; nothing imported") from None
+    notifier = functools.cache(
+        lambda: EventBridgeNotifier(stage.client("events"), stage.settings.notifications_bus)
+    )
+    accounts = Accounts(
+        DynamoAccountStore(stage.client("dynamodb"), stage.settings.accounts_table), notifier
+    )
+    with click.progressbar(length=len(parsed.rows), label="checking rows", file=sys.stderr) as bar:
+        checked = imports.check(accounts, parsed.rows, parsed.bad, lambda: bar.update(1))
+    for bad in checked.bad:
+        click.echo(f"{file}: {bad}", err=True)
+    if checked.bad and not skip_invalid:
+        click.echo(
+            f"{len(checked.bad)} bad row(s) in {file}; nothing imported (correct them, or pass "
+            f"--skip-invalid to import the {len(checked.ready)} other(s))",
+            err=True,
+        )
+        sys.exit(1)
+    if dry_run:
+        for row, decision in checked.ready:
+            click.echo(f"line {row.line}: would be {decision.outcome}: {decision.reason}")
+        click.echo(f"dry run: {_import_summary(checked.ready, checked.bad)}; nothing imported")
+        return
+    with click.progressbar(length=len(checked.ready), label="importing", file=sys.stderr) as bar:
+        done = imports.write(accounts, checked.ready, iso(time.time()), lambda: bar.update(1))
+    refused = [(row, d) for row, d in done if d.outcome is Import.REFUSED]
+    for row, decision in done:
+        line = f"line {row.line}: {decision.outcome}: {decision.reason}"
+        click.echo(line, err=decision.outcome is Import.REFUSED)
+    click.echo(_import_summary(done, checked.bad))
+    if refused:  # changed between the check and the write: an admin connected meanwhile
+        sys.exit(1)
+
+
+def _import_summary(done: Any, bad: Any) -> str:
+    counts = {outcome: 0 for outcome in Import}
+    for _, decision in done:
+        counts[decision.outcome] += 1
+    summary = f"{counts[Import.IMPORTED]} imported, {counts[Import.UNCHANGED]} unchanged"
+    if counts[Import.REFUSED]:
+        summary += f", {counts[Import.REFUSED]} refused"
+    return summary + (f", {len(bad)} bad row(s) skipped" if bad else "")

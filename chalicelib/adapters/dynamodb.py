@@ -18,6 +18,7 @@ from chalicelib.domain.accounts import (
     ConnectedAccount,
     SealedSecrets,
     SecretUnreadable,
+    StatusChange,
 )
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
 from chalicelib.domain.payments import DuplicateCharge, InvoiceLine, Payment, PaymentStatus
@@ -217,6 +218,10 @@ _ACCOUNT_FIELDS = (
     "replaced_at",
     "replaced_by",
     "version",
+    "imported_at",
+    "email",
+    "history",
+    "not_connected_yet",
 )
 
 
@@ -251,7 +256,7 @@ class DynamoAccountStore:
         keys = [from_item(item)["account_id"] for page in pages for item in page["Items"]]
         found = (self.get(account_id) for account_id in keys)
         accounts = [a for a in found if a is not None and a.company_id == company_id]
-        return sorted(accounts, key=lambda a: a.connected_at, reverse=True)
+        return sorted(accounts, key=lambda a: a.connected_at or a.known_since, reverse=True)
 
     def active_account_id(self, company_id: str) -> str | None:
         response = self._client.get_item(
@@ -266,10 +271,26 @@ class DynamoAccountStore:
         values["webhook_secrets_sealed"] = self._sealed(account) or None
         self._client.put_item(TableName=self._table, Item=to_item({**values, "outbox": {}}))
 
-    def write(self, changes: Sequence[AccountChange], active: ActiveChange | None) -> None:
-        items = [{"Update": self._change(change)} for change in changes]
+    def write(
+        self,
+        changes: Sequence[AccountChange],
+        active: ActiveChange | None,
+        no_active_for: str | None = None,
+    ) -> None:
+        items: list[dict[str, Any]] = [{"Update": self._change(change)} for change in changes]
         if active is not None:
             items.append({"Update": self._active_change(active)})
+        if no_active_for is not None:
+            # Checked, not written: a pending account is never the company's active one.
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": to_item({"account_id": _ACTIVE_PREFIX + no_active_for}),
+                        "ConditionExpression": "attribute_not_exists(active_account_id)",
+                    }
+                }
+            )
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -399,6 +420,9 @@ class DynamoAccountStore:
             else tuple(values.get("webhook_secrets") or ())
         )
         fields["version"] = values.get("version", 0)
+        if values.get("not_connected_yet"):
+            fields["connected_at"] = None  # the item's is the index's key: its import
+        fields["history"] = tuple(StatusChange(**step) for step in values.get("history") or ())
         return ConnectedAccount(**fields)
 
 
@@ -406,4 +430,10 @@ def _account_values(account: ConnectedAccount) -> dict[str, Any]:
     values = asdict(account)
     del values["webhook_secrets"]
     values["status"] = str(account.status)
+    values["history"] = list(values["history"]) or None
+    if account.connected_at is None:
+        # `connected_at` is the by_company index's sort key: an account never connected yet
+        # (imported, pending authorisation) is listed under its import time.
+        values["connected_at"] = account.known_since or None
+        values["not_connected_yet"] = True
     return values

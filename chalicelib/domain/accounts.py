@@ -18,6 +18,9 @@ class AccountStatus(StrEnum):
     # payments already started on it are still repaired.
     REPLACED = "replaced"
     DISCONNECTED = "disconnected"
+    # Imported by a migration: the account is the company's, but its admin has not authorised
+    # the platform yet, so nothing can be read or done as it (no payments, no events acted on).
+    PENDING_AUTHORIZATION = "pending_authorization"
 
 
 class AccountNotification(StrEnum):
@@ -26,6 +29,19 @@ class AccountNotification(StrEnum):
     CONNECTED = "account.connected"
     REPLACED = "account.replaced"
     DISCONNECTED = "account.disconnected"
+    PENDING_AUTHORIZATION = "account.pending_authorization"
+
+
+class AccountPendingAuthorization(Exception):
+    """An event for an account its admin has not authorised yet: acknowledged, not acted on."""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One step of an account's history: the status it took, and when."""
+
+    status: str
+    at: str
 
 
 @dataclass(frozen=True)
@@ -33,7 +49,7 @@ class ConnectedAccount:
     account_id: str
     company_id: str
     livemode: bool
-    connected_at: str
+    connected_at: str | None  # None until its admin authorised it (an imported account)
     status: AccountStatus = AccountStatus.CONNECTED
     scope: str = "read_write"
     connected_by: str | None = None
@@ -44,11 +60,24 @@ class ConnectedAccount:
     replaced_at: str | None = None
     replaced_by: str | None = None  # the account that took its place
     version: int = 0  # grows with each change the platform is told of
+    imported_at: str | None = None  # when a migration created it, pending authorisation
+    email: str | None = None  # its admin's, as the migration gave it (prefilled at Stripe)
+    history: tuple[StatusChange, ...] = ()  # oldest first; empty for accounts stored before
 
     @property
     def has_access(self) -> bool:
         """Whether the platform still has access to the account (and acts on its events)."""
-        return self.status is not AccountStatus.DISCONNECTED
+        return self.status in (AccountStatus.CONNECTED, AccountStatus.REPLACED)
+
+    @property
+    def is_pending(self) -> bool:
+        """Imported, waiting for its admin to authorise the platform at Stripe."""
+        return self.status is AccountStatus.PENDING_AUTHORIZATION
+
+    @property
+    def known_since(self) -> str:
+        """When the service first had the account: its import, else its first connection."""
+        return self.imported_at or self.connected_at or ""
 
     @property
     def is_active(self) -> bool:
@@ -56,10 +85,37 @@ class ConnectedAccount:
         return self.status is AccountStatus.CONNECTED
 
 
+def _step(account: ConnectedAccount, status: AccountStatus, at: str) -> tuple[StatusChange, ...]:
+    return (*account.history, StatusChange(str(status), at))
+
+
+def pending_authorization(
+    account_id: str, company_id: str, livemode: bool, email: str | None, at: str
+) -> ConnectedAccount:
+    """An account a migration brought over, waiting for its admin's authorisation."""
+    account = ConnectedAccount(
+        account_id,
+        company_id,
+        livemode,
+        connected_at=None,
+        status=AccountStatus.PENDING_AUTHORIZATION,
+        imported_at=at,
+        email=email,
+        version=1,
+    )
+    return replace(account, history=_step(account, account.status, at))
+
+
 def connected(account: ConnectedAccount, before: ConnectedAccount | None) -> ConnectedAccount:
     """The account as the company's active one; a known account keeps its secrets and history."""
+    at = account.connected_at or ""
     if before is None:
-        return replace(account, status=AccountStatus.CONNECTED, version=1)
+        return replace(
+            account,
+            status=AccountStatus.CONNECTED,
+            version=1,
+            history=_step(account, AccountStatus.CONNECTED, at),
+        )
     return replace(
         account,
         webhook_secrets=before.webhook_secrets,
@@ -68,6 +124,9 @@ def connected(account: ConnectedAccount, before: ConnectedAccount | None) -> Con
         disconnected_at=None,
         replaced_at=None,
         replaced_by=None,
+        imported_at=before.imported_at,
+        email=before.email,
+        history=_step(before, AccountStatus.CONNECTED, at),
     )
 
 
@@ -78,12 +137,17 @@ def replaced(account: ConnectedAccount, by: str, at: str) -> ConnectedAccount:
         replaced_at=at,
         replaced_by=by,
         version=account.version + 1,
+        history=_step(account, AccountStatus.REPLACED, at),
     )
 
 
 def disconnected(account: ConnectedAccount, at: str) -> ConnectedAccount:
     return replace(
-        account, status=AccountStatus.DISCONNECTED, disconnected_at=at, version=account.version + 1
+        account,
+        status=AccountStatus.DISCONNECTED,
+        disconnected_at=at,
+        version=account.version + 1,
+        history=_step(account, AccountStatus.DISCONNECTED, at),
     )
 
 
@@ -103,6 +167,7 @@ def account_notification(
         "connected_by": account.connected_by,
         "disconnected_at": account.disconnected_at,
         "replaced_by": account.replaced_by,
+        "imported_at": account.imported_at,
         "occurred_at": occurred_at,
     }
 

@@ -38,6 +38,7 @@ class Failure(StrEnum):
     STRIPE_UNAVAILABLE = "stripe_unavailable"
     ACCOUNT_TAKEN = "account_taken"
     ANOTHER_ACCOUNT_ACTIVE = "another_account_active"
+    ANOTHER_ACCOUNT_PENDING = "another_account_pending"
     CSRF_FAILED = "csrf_failed"
     NOT_CONFIGURED = "not_configured"
 
@@ -105,8 +106,8 @@ def parse_connect_request(company_id: str, body: Any) -> ConnectRequest:
     if unknown:
         raise InvalidInput(unknown[0], "is not a known field")
     email = _optional_text(body, "email", 254)
-    if email is not None and not _EMAIL.fullmatch(email):
-        raise InvalidInput("email", "must be an email address")
+    if email is not None:
+        email = parse_email(email, "email")
     locale = body.get("locale")
     if locale is not None and locale not in LOCALES:
         raise InvalidInput("locale", f"must be one of {', '.join(LOCALES)}")
@@ -127,6 +128,13 @@ def parse_connect_request(company_id: str, body: Any) -> ConnectRequest:
         company_name=_optional_text(body, "company_name", 200),
         replace=replace,
     )
+
+
+def parse_email(value: str, field: str) -> str:
+    """An admin's email address (prefilled on Stripe's page), or InvalidInput."""
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise InvalidInput(field, "must be an email address")
+    return value
 
 
 def parse_account_id(value: str) -> str:
@@ -207,6 +215,8 @@ class Attach(StrEnum):
     TAKEN = "taken"  # another company's account: refused
     # The company has another active account: refused.
     ANOTHER_ACCOUNT_ACTIVE = "another_account_active"
+    # The company waits for the authorisation of the account its migration brought: refused.
+    ANOTHER_ACCOUNT_PENDING = "another_account_pending"
 
 
 def attach_outcome(
@@ -214,14 +224,18 @@ def attach_outcome(
     active: ConnectedAccount | None,
     company_id: str,
     replace: bool,
+    pending: ConnectedAccount | None = None,
 ) -> Attach:
-    """Connecting account `found` (None: never seen) for a company whose active one is `active`."""
+    """Connecting account `found` (None: never seen) for a company whose active one is `active`
+    and whose account pending authorisation (imported by a migration) is `pending`."""
     if found is not None and found.company_id != company_id:
         return Attach.TAKEN
     if found is not None and found.is_active:
         return Attach.ALREADY_CONNECTED
     if active is None:
-        return Attach.CONNECTED
+        awaited = pending is not None and (found is None or found.account_id != pending.account_id)
+        # The migrated account is the one the company expects: another needs the platform's say.
+        return Attach.ANOTHER_ACCOUNT_PENDING if awaited and not replace else Attach.CONNECTED
     # A leaked link must not quietly move the company's payments to someone else's account.
     return Attach.REPLACED if replace else Attach.ANOTHER_ACCOUNT_ACTIVE
 

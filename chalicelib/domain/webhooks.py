@@ -29,6 +29,7 @@ class Verdict(StrEnum):
     QUEUE = "queued"
     IGNORED_TYPE = "ignored_type"
     IGNORED_MODE = "ignored_mode"
+    IGNORED_PENDING = "ignored_pending"  # an account its admin has not authorised yet
 
 
 @dataclass(frozen=True)
@@ -123,4 +124,5 @@ OUTCOME_METRICS = {
     Verdict.QUEUE: "WebhookQueued",
     Verdict.IGNORED_TYPE: "WebhookIgnoredType",
     Verdict.IGNORED_MODE: "WebhookIgnoredMode",
+    Verdict.IGNORED_PENDING: "WebhookIgnoredPending",
 }

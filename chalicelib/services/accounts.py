@@ -20,10 +20,12 @@ from chalicelib.domain.accounts import (
     account_notification,
     connected,
     disconnected,
+    pending_authorization,
     replaced,
 )
 from chalicelib.domain.connect import Attach, attach_outcome
 from chalicelib.domain.errors import ConcurrentUpdate
+from chalicelib.domain.imports import Import, ImportDecision, ImportRow, import_decision
 from chalicelib.observability import logger
 from chalicelib.ports import AccountRecords, Notifier
 
@@ -84,7 +86,7 @@ class Accounts:
     def _disconnect(self, account_id: str, at: str) -> ConnectedAccount | None:
         for _ in range(_ATTEMPTS):
             account = self.records.get(account_id)
-            if account is None or not account.has_access:
+            if account is None or account.status is AccountStatus.DISCONNECTED:
                 return account  # unknown, or disconnected already (the first writer wins)
             gone = disconnected(account, at)
             notice = account_notification(gone, AccountNotification.DISCONNECTED, at)
@@ -103,8 +105,15 @@ class Accounts:
             found = self.records.get(account.account_id)
             active_id = self.records.active_account_id(account.company_id)
             active = self._active(account.company_id, active_id)
-            outcome = attach_outcome(found, active, account.company_id, replace)
-            if outcome in (Attach.TAKEN, Attach.ANOTHER_ACCOUNT_ACTIVE):
+            pending = self._pending(account.company_id, account.account_id)
+            outcome = attach_outcome(
+                found, active, account.company_id, replace, pending[0] if pending else None
+            )
+            if outcome in (
+                Attach.TAKEN,
+                Attach.ANOTHER_ACCOUNT_ACTIVE,
+                Attach.ANOTHER_ACCOUNT_PENDING,
+            ):
                 return Attached(outcome, None, found)
             if outcome is Attach.ALREADY_CONNECTED:
                 return Attached(outcome, found, found)
@@ -120,6 +129,12 @@ class Accounts:
             if active is not None and old is not None:
                 notice = account_notification(old, AccountNotification.REPLACED, at)
                 changes.append(AccountChange(old, active.version, notice))
+            for withdrawn in pending:
+                # The platform chose another account for the company: the migrated one will
+                # never be authorised for it (the account itself stays the company's).
+                gone = disconnected(withdrawn, at)
+                notice = account_notification(gone, AccountNotification.DISCONNECTED, at)
+                changes.append(AccountChange(gone, withdrawn.version, notice))
             moved = ActiveChange(account.company_id, active_id, account.account_id)
             try:
                 self.records.write(changes, moved)
@@ -129,6 +144,36 @@ class Accounts:
                 self._publish_quietly(change.account.account_id)
             return Attached(outcome, now_active, found, old)
         raise ConcurrentUpdate(f"company {account.company_id} kept changing under us")
+
+    def _pending(self, company_id: str, except_id: str) -> list[ConnectedAccount]:
+        """The company's other accounts pending authorisation (a migration imports one)."""
+        found = self.records.for_company(company_id)
+        return [a for a in found if a.is_pending and a.account_id != except_id]
+
+    def import_pending(self, row: ImportRow, at: str) -> ImportDecision:
+        """Store the row's account as pending authorisation, unless that would overwrite
+        anything: the account (whatever its state), or the company's connected one."""
+        for _ in range(_ATTEMPTS):
+            found = self.records.get(row.account_id)
+            active = self._active(row.company_id, self.records.active_account_id(row.company_id))
+            decision = import_decision(row, found, active, self._pending(row.company_id, ""))
+            if decision.outcome is not Import.IMPORTED:
+                return decision
+            account = pending_authorization(
+                row.account_id, row.company_id, row.livemode, row.email, at
+            )
+            notice = account_notification(account, AccountNotification.PENDING_AUTHORIZATION, at)
+            try:
+                # Only if the account is still unknown and the company still has no active
+                # account: an admin connecting meanwhile wins, and the row is looked at again.
+                self.records.write(
+                    [AccountChange(account, 0, notice)], None, no_active_for=row.company_id
+                )
+            except ConcurrentUpdate:
+                continue
+            self._publish_quietly(account.account_id)
+            return decision
+        raise ConcurrentUpdate(f"company {row.company_id} kept changing under us")
 
     def _active(self, company_id: str, active_id: str | None) -> ConnectedAccount | None:
         if active_id is not None:

@@ -170,13 +170,15 @@ class ConnectService:
             connected_by=request.connected_by,
         )
         attached = self.accounts.attach(account, request.replace, iso(self.clock()))
-        if attached.outcome in (Attach.TAKEN, Attach.ANOTHER_ACCOUNT_ACTIVE):
+        refusals = {
+            Attach.TAKEN: Failure.ACCOUNT_TAKEN,
+            Attach.ANOTHER_ACCOUNT_ACTIVE: Failure.ANOTHER_ACCOUNT_ACTIVE,
+            Attach.ANOTHER_ACCOUNT_PENDING: Failure.ANOTHER_ACCOUNT_PENDING,
+        }
+        if attached.outcome in refusals:
             if must_release(attached.found):
                 self._release(granted.account_id)
-            failure = Failure.ACCOUNT_TAKEN
-            if attached.outcome is Attach.ANOTHER_ACCOUNT_ACTIVE:
-                failure = Failure.ANOTHER_ACCOUNT_ACTIVE
-            raise ConnectFailed(failure, request)
+            raise ConnectFailed(refusals[attached.outcome], request)
         stored = attached.account or account
         return Connected(
             stored,

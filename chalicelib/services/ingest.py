@@ -88,6 +88,10 @@ def ingest_for_account(
         raise
     if account is None:  # unreachable: nothing verifies against the unknown secret
         raise WebhookRejected("bad_signature", "no valid signature for this endpoint")
+    if account.is_pending:
+        # Acknowledged: Stripe stops retrying; recovery lists it again once it is connected.
+        envelope = for_endpoint(_envelope(event), account_id)
+        return Ingested(Verdict.IGNORED_PENDING, envelope)
     if not account.has_access:
         raise WebhookRejected("disconnected_account", "this account is disconnected")
     return _accept(event, raw_body, queue, livemode, dedicated_account=account_id)
@@ -111,11 +115,7 @@ def _accept(
     livemode: bool,
     dedicated_account: str | None,
 ) -> Ingested:
-    try:
-        envelope = envelope_of(event)
-    except InvalidInput as error:
-        raise WebhookRejected("malformed_event", str(error)) from None
-    envelope = for_endpoint(envelope, dedicated_account)
+    envelope = for_endpoint(_envelope(event), dedicated_account)
     verdict = decide(envelope, livemode)
     if verdict is Verdict.QUEUE:
         try:
@@ -123,6 +123,13 @@ def _accept(
         except Exception as failure:
             raise EnqueueFailed(envelope) from failure
     return Ingested(verdict, envelope)
+
+
+def _envelope(event: Mapping[str, Any]) -> EventEnvelope:
+    try:
+        return envelope_of(event)
+    except InvalidInput as error:
+        raise WebhookRejected("malformed_event", str(error)) from None
 
 
 def _check_size(raw_body: bytes) -> None:

@@ -47,6 +47,11 @@ class PaymentsService:
         account = self.accounts.connected_for_company(request.company_id)
         if account is None:
             raise NotFound(f"company {request.company_id} has no connected Stripe account")
+        if account.is_pending:
+            raise Conflict(
+                f"the Stripe account of company {request.company_id} awaits its admin's "
+                "authorisation; send them a connect link"
+            )
         if not account.has_access:
             raise Conflict(
                 f"the Stripe account of company {request.company_id} is disconnected; "

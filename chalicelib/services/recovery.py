@@ -65,7 +65,9 @@ class Recovery:
             return AccountRecovery(account_id, "not_recovered")
         mark = self.marks.get(account_id)
         now = self.now()
-        start = since if since is not None else _unix(account.connected_at)
+        # An imported account starts at its import: what happened while it waited for its
+        # admin's authorisation is caught up on (within Stripe's 30 days, see window_for).
+        start = since if since is not None else _unix(account.known_since)
         window = window_for(None if since is not None else mark, now, start, self.overlap_seconds)
         floor = mark.scanned_until if mark is not None and since is None else window.since
         listed = self._list(account_id, window, floor)

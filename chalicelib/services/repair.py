@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from chalicelib.domain.accounts import ConnectedAccount
+from chalicelib.domain.accounts import AccountPendingAuthorization, ConnectedAccount
 from chalicelib.domain.errors import Conflict, MalformedEvent, MalformedObject, StripeRejected
 from chalicelib.domain.metadata import (
     NotOurs,
@@ -52,6 +52,7 @@ class Outcome(StrEnum):
     IGNORED_FOREIGN = "ignored_foreign"
     IGNORED_MALFORMED = "ignored_malformed"
     IGNORED_MISSING = "ignored_missing"
+    IGNORED_PENDING = "ignored_pending"  # the account awaits its admin's authorisation
     IGNORED_STATE = "ignored_state"
     IGNORED_TYPE = "ignored_type"
 
@@ -115,9 +116,13 @@ class Repairer:
 
     def _handle(self, event: QueuedEvent) -> Outcome:
         kind, account_id = event.envelope.type, event.envelope.account or ""
+        account = self.accounts.get(account_id)
+        if account is not None and account.is_pending:
+            # Nothing can be read as it yet. Raised, not returned: the event is not remembered
+            # as handled, so recovery brings it back once the account is connected.
+            raise AccountPendingAuthorization(account_id)
         if kind == DEAUTHORIZED:
             return self._deauthorized(account_id)
-        account = self.accounts.get(account_id)
         if account is None or not account.has_access:
             return Outcome.IGNORED_ACCOUNT
         object_id = event.data_object["id"]

@@ -208,7 +208,8 @@ _received: dict[str, list[dict]] = {}
 
 
 def notifications(stack: Stack, inbox: str, payment_id: str, settle: float = 1.0) -> list[dict]:
-    """Every notification about the payment received so far (the inbox is read dry)."""
+    """Every notification about the payment (or, for `account.*`, the account) received so far
+    (the inbox is read dry)."""
     time.sleep(settle)
     sqs = stack.client("sqs")
     while messages := sqs.receive_message(
@@ -216,7 +217,8 @@ def notifications(stack: Stack, inbox: str, payment_id: str, settle: float = 1.0
     ).get("Messages", []):
         for message in messages:
             detail = json.loads(message["Body"])["detail"]
-            _received.setdefault(detail.get("payment_id", ""), []).append(detail)
+            about = detail.get("payment_id") or detail.get("account_id") or ""
+            _received.setdefault(about, []).append(detail)
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
     return list(_received.get(payment_id, []))
 

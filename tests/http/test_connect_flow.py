@@ -711,7 +711,13 @@ def test_the_deauthorized_event_and_the_request_end_alike_and_are_told_once(
     # The event of the platform's own revocation, or a redelivery of the holder's.
     wiring.repairer().handle(deauthorized_event(standin, account_id))
     [end] = accounts_of(client, company)
-    assert end == {**account, "status": "disconnected", "disconnected_at": end["disconnected_at"]}
+    gone = {"status": "disconnected", "at": end["disconnected_at"]}
+    assert end == {
+        **account,
+        "status": "disconnected",
+        "disconnected_at": end["disconnected_at"],
+        "history": [*account["history"], gone],
+    }
     notices = [(n["detail-type"], n["detail"]["notification_id"]) for n in told(company)]
     assert notices == [
         ("account.connected", f"{account_id}.v1"),

@@ -330,3 +330,16 @@ def test_a_disconnected_account_is_refused(queue, account):
     answer = post(body, signed(body, ACCOUNT_SECRET), path="/webhooks/stripe/acct_1Dedicated")
     assert (answer.status, answer.body["error"]["code"]) == (400, "disconnected_account")
     assert queue() == []
+
+
+def test_an_account_pending_authorisation_is_acknowledged_and_nothing_is_queued(queue, account):
+    from dataclasses import replace
+
+    pending = replace(account, status=AccountStatus.PENDING_AUTHORIZATION, connected_at=None)
+    _store(replace(pending, imported_at="2026-11-20T09:00:00.000+00:00"))
+    body = json.dumps(stripe_event(account="acct_1Dedicated"))
+    answer = post(body, signed(body, ACCOUNT_SECRET), path="/webhooks/stripe/acct_1Dedicated")
+    assert (answer.status, answer.body) == (200, {"received": True, "outcome": "ignored_pending"})
+    assert queue() == []
+    # Until a signature verifies it answers as for any account.
+    assert post(body, signed(body), path="/webhooks/stripe/acct_1Dedicated").status == 400

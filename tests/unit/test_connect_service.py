@@ -66,7 +66,7 @@ class Records:
 
     def for_company(self, company_id):
         found = [a for a in self.items.values() if a.company_id == company_id]
-        return sorted(found, key=lambda a: a.connected_at, reverse=True)
+        return sorted(found, key=lambda a: a.connected_at or a.known_since, reverse=True)
 
     def put(self, account):
         self.items[account.account_id] = account
@@ -80,7 +80,9 @@ class Records:
     def active_account_id(self, company_id):
         return self.active.get(company_id)
 
-    def write(self, changes, active):
+    def write(self, changes, active, no_active_for=None):
+        if no_active_for is not None and no_active_for in self.active:
+            raise ConcurrentUpdate("active")
         for change in changes:
             stored = self.items.get(change.account.account_id)
             if (stored.version if stored else 0) != change.expected_version:
@@ -549,7 +551,9 @@ def test_the_deauthorized_event_and_the_platforms_request_end_alike_in_either_or
         else:
             service.disconnect("co_1", "acct_1")
             service.accounts.mark_disconnected("acct_1", at)
-        ends.append(replace(accounts.get("acct_1"), disconnected_at=None))
+        end = accounts.get("acct_1")
+        assert [step.status for step in end.history] == ["connected", "disconnected"]
+        ends.append(replace(end, disconnected_at=None, history=()))
     assert ends[0] == ends[1] and ends[0].status is AccountStatus.DISCONNECTED
 
 

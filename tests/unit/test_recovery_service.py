@@ -226,3 +226,36 @@ def test_nothing_is_lost_whichever_send_fails(failing_event):
     second = Queue()
     recovery(stripe, second, marks, now=NOW + 1).recover_account(ACCOUNT)
     assert sorted(first.ids + second.ids) == ["evt_0001", "evt_0002"]
+
+
+def imported_recovery(stripe, queue, imported_at, status=AccountStatus.CONNECTED):
+    run = recovery(stripe, queue)
+    account = ConnectedAccount(
+        ACCOUNT, "co_1", False, CONNECTED_AT, status=status, imported_at=imported_at
+    )
+    return replace(run, accounts=MemoryAccounts(account))
+
+
+def test_an_imported_account_is_caught_up_from_its_import_not_its_connection():
+    imported_at = "2027-01-14T08:00:00+00:00"  # NOW - 1 day: the admin authorised an hour ago
+    waiting = event(1, NOW - 12 * 3600)  # while it was pending authorisation
+    before = event(2, NOW - 2 * 24 * 3600)  # before the migration: not the service's
+    stripe, queue = StripeEvents([waiting, before]), Queue()
+    assert imported_recovery(stripe, queue, imported_at).recover_account(ACCOUNT).queued == (
+        "evt_0001",
+    )
+    assert stripe.calls[0][1] == NOW - 24 * 3600
+
+
+def test_an_import_older_than_thirty_days_starts_at_stripes_oldest_event():
+    stripe, queue = StripeEvents([event(1, NOW - 29 * 24 * 3600)]), Queue()
+    result = imported_recovery(stripe, queue, "2026-11-01T00:00:00+00:00").recover_account(ACCOUNT)
+    assert result.queued == ("evt_0001",) and not result.expired  # no watermark was lost
+    assert stripe.calls[0][1] == NOW - 30 * 24 * 3600 + 60
+
+
+def test_an_account_pending_authorisation_is_not_listed_at_stripe():
+    stripe, queue = StripeEvents([event(1, NOW - 5)]), Queue()
+    run = imported_recovery(stripe, queue, CONNECTED_AT, AccountStatus.PENDING_AUTHORIZATION)
+    assert run.recover_account(ACCOUNT).outcome == "not_recovered"
+    assert stripe.calls == [] and queue.sent == []
