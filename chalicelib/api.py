@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain.payment_methods import SavedPaymentMethod
+from chalicelib.domain.payment_methods import SavedPaymentMethod, describe_payment_method
 from chalicelib.domain.payments import Payment, describe
 
 if TYPE_CHECKING:
@@ -24,15 +24,4 @@ def started_payment_view(started: StartedPayment) -> dict[str, Any]:
 
 
 def payment_method_view(method: SavedPaymentMethod) -> dict[str, Any]:
-    return {
-        "account_id": method.account_id,
-        "payment_method_id": method.payment_method_id,
-        "type": method.type,
-        "status": method.status,
-        "customer_id": method.customer_id,
-        "bank_name": method.bank_name,
-        "last4": method.last4,
-        "country": method.country,
-        "currency": method.currency,
-        "updated_at": method.updated_at,
-    }
+    return describe_payment_method(method)

@@ -145,8 +145,21 @@ class StripeGateway(Protocol):
 class PaymentMethodStore(Protocol):
     def get(self, account_id: str, payment_method_id: str) -> SavedPaymentMethod | None: ...
 
-    def save(self, method: SavedPaymentMethod, expected_version: int) -> None:
-        """ConcurrentUpdate if the stored version is not expected_version (0: not stored yet)."""
+    def save(
+        self,
+        method: SavedPaymentMethod,
+        expected_version: int,
+        notification: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write the method and queue its notification (if any) atomically; ConcurrentUpdate
+        if the stored version is not expected_version (0: not stored yet)."""
+
+    def unpublished(self, account_id: str, payment_method_id: str) -> list[Mapping[str, Any]]:
+        """Notifications written with the method but not yet published, oldest first."""
+
+    def mark_published(
+        self, account_id: str, payment_method_id: str, notification_id: str
+    ) -> None: ...
 
 
 class EventVerifier(Protocol):

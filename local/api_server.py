@@ -11,10 +11,12 @@ import argparse
 import logging
 import os
 import sys
+import threading
 
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, LocalDevServer
 
+from local.lifetime import run_until_signalled
 from ops.stage import PROJECT_DIR
 
 
@@ -39,7 +41,15 @@ def main(argv: list[str] | None = None) -> None:
     app = config.chalice_app  # loading the app is what applies the stage's variables
     os.environ.update(dict(item.split("=", 1) for item in args.env))
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=_RequestHandler)
-    server.serve_forever()
+    # Served from a thread, so that Ctrl-C (which reaches every process of the stack) stops it
+    # through the signal handler: an interrupted serve_forever() would print a traceback.
+    serving = threading.Thread(target=server.serve_forever, name="api", daemon=True)
+
+    def stop() -> None:
+        server.shutdown()  # waits for serve_forever to return
+        server.server.server_close()
+
+    run_until_signalled(serving.start, stop)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from chalicelib.adapters.dynamodb import DynamoAccountStore
+from chalicelib.adapters.messaging import NOTIFICATION_SOURCE
 from chalicelib.adapters.secrets import SsmSecrets
 from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.settings import Settings
@@ -34,6 +35,7 @@ from chalicelib.wiring import (
 )
 from local.aws import LocalAws, deploy_stack, put_secrets
 from local.stripe_standin import StripeStandin
+from ops.notifications import local_inbox_name
 from ops.stage import PROJECT_DIR, stage_environment
 from ops.webhooks import provision_connect_endpoint
 
@@ -77,6 +79,7 @@ class LocalStack:
             client_id=self.config.stripe_client_id,
         )
         self.outputs: dict[str, str] = {}
+        self.platform_inbox_url = ""
         self._processes: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
 
@@ -95,6 +98,9 @@ class LocalStack:
     def _start(self) -> None:
         config = self.config
         self.aws.start()
+        # The platform's side: its own queue, subscribed through the template's parameter as a
+        # deployed stage would subscribe the platform's.
+        self.platform_inbox_url, platform_inbox_arn = self._platform_inbox()
         self.outputs = deploy_stack(
             self.aws,
             PROJECT_DIR / "infra" / "template.yaml",
@@ -104,6 +110,7 @@ class LocalStack:
                 "ConsumerTimeoutSeconds": str(config.consumer_timeout),
                 "VisibilityTimeoutSeconds": str(config.visibility_timeout),
                 "MaxReceiveCount": str(config.max_receive_count),
+                "PlatformQueueArn": platform_inbox_arn,
             },
         )
         self.stripe.start()
@@ -175,7 +182,51 @@ class LocalStack:
             ],
             {**stage_environment(STAGE), **env},
         )
+        # What the platform receives, shown as it arrives (one JSON line each in a log file),
+        # from a copy of its queue: the platform's own is left for `ops notifications tail`.
+        tail = [sys.executable, "-m", "ops", "notifications", "tail", "--stage", STAGE]
+        tail += ["--queue", self._console_queue()]
+        self._spawn(
+            "platform", tail + (["--json"] if config.log_dir is not None else []), self.aws.env()
+        )
         _wait_for_http(f"{self.api_url}/payments", self._processes[0])
+
+    def _console_queue(self) -> str:
+        """A second subscriber of the bus, which this terminal shows."""
+        name = f"{local_inbox_name(SERVICE_NAME)}-console"
+        url, arn = self._platform_queue(name)
+        bus, rule = self.outputs["NotificationsBusName"], f"{SERVICE_NAME}-to-console"
+        events = self.aws.client("events")
+        pattern = {"source": [NOTIFICATION_SOURCE]}
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "console", "Arn": arn}])
+        return name
+
+    def _platform_inbox(self) -> tuple[str, str]:
+        return self._platform_queue(local_inbox_name(SERVICE_NAME))
+
+    def _platform_queue(self, name: str) -> tuple[str, str]:
+        sqs = self.aws.client("sqs")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        # What the platform's queue policy says on AWS: only the service's rule may send.
+        rule = f"arn:aws:events:{self.aws.region}:*:rule/{SERVICE_NAME}-notifications/*"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnLike": {"aws:SourceArn": rule}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        return url, arn
 
     def _provision_webhook(self) -> None:
         """Register the Connect endpoint on the stand-in with the operator command's code."""
@@ -312,6 +363,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def welcome(stack: LocalStack) -> str:
     api, token, stripe_url = stack.api_url, stack.config.platform_token, stack.stripe.url
+    inbox = local_inbox_name(SERVICE_NAME)
     seeded = f" (with {DEMO_ACCOUNT} already connected)" if stack.config.seed_demo_account else ""
     return f"""
 The service is up.
@@ -339,8 +391,11 @@ Try it (in another terminal):
   curl -s -X POST {stripe_url}/_standin/payment_intents/PI_ID/pay -d '{{"method": "card_3ds"}}'
   # 5. the webhook repaired it: read the payment back (use the payment_id above)
   curl -s {api}/payments/PAYMENT_ID -H 'Authorization: Bearer {token}'
+  # 6. what the platform was told: the line "payment.updated  pay_….v1  pay_…  succeeded" below
+  #    (a copy); the platform's own queue, {inbox}, in another terminal:
+  python -m ops notifications tail --stage local
 
-Logs of the API and the consumer follow. Ctrl-C stops everything.
+Logs of the API, the consumer and the platform's queue follow. Ctrl-C stops everything.
 """
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -255,3 +256,54 @@ def _import_summary(done: Any, bad: Any) -> str:
     if counts[Import.REFUSED]:
         summary += f", {counts[Import.REFUSED]} refused"
     return summary + (f", {len(bad)} bad row(s) skipped" if bad else "")
+
+
+@cli.group()
+def notifications() -> None:
+    """What the platform is told (the notifications bus), as the platform receives it."""
+
+
+@notifications.command("tail")
+@click.option(
+    "--queue",
+    "queue_name",
+    help="name or URL of a queue subscribed to the bus [default for local: "
+    "<ServiceName>-platform-inbox, the local stack's]",
+)
+@click.option("--json", "as_json", is_flag=True, help="each notification as one JSON line")
+@click.option(
+    "--consume",
+    is_flag=True,
+    help="delete what is shown (always, for local): reading a queue takes its messages",
+)
+@click.option("--count", type=click.IntRange(min=1), help="stop after this many notifications")
+@on_stage
+def notifications_tail(
+    stage: Stage, queue_name: str | None, as_json: bool, consume: bool, count: int | None
+) -> None:
+    """Follow the notifications arriving in a queue subscribed to the bus, until Ctrl-C."""
+    from ops.notifications import as_json_line, local_inbox_name, readable, received
+
+    if not stage.local and not (queue_name and consume):
+        # SQS hands a message to one reader: a deployed platform's queue must not be drained
+        # by mistake.
+        raise OpsError(
+            f"stage {stage.name}: give --queue (a queue of your own subscribed to the bus) "
+            "and --consume (what is shown is taken from that queue)"
+        )
+    queue_name = queue_name or local_inbox_name(stage.settings.service_name)
+    url = queue_name if queue_name.startswith(("https://", "http://")) else None
+    url = url or stage.queue_url(queue_name)
+    # SIGTERM (a stack stopping) ends the command as Ctrl-C does: quietly.
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+    click.echo(f"following {queue_name} (Ctrl-C to stop)", err=True)
+    shown = 0
+    try:
+        for event in received(stage.client("sqs"), url, consume=True if stage.local else consume):
+            click.echo(as_json_line(event) if as_json else readable(event))
+            shown += 1
+            if count is not None and shown >= count:
+                break
+    except KeyboardInterrupt:
+        pass
+    click.echo(f"{shown} notification(s) shown", err=True)

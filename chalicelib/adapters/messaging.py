@@ -6,10 +6,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.domain.payments import PAYMENT_UPDATED
 from chalicelib.domain.webhooks import EventEnvelope
 
+# The one envelope of every notification: Source, DetailType (the detail's `type`), Detail.
 NOTIFICATION_SOURCE = "stripe-bridge"
-NOTIFICATION_DETAIL_TYPE = "payment.updated"
+NOTIFICATION_DETAIL_TYPE = PAYMENT_UPDATED  # payments' notifications written before `type`
 
 
 class SqsEventQueue:
@@ -50,7 +52,8 @@ class EventBridgeNotifier:
                 {
                     "EventBusName": self._bus_name,
                     "Source": NOTIFICATION_SOURCE,
-                    # Accounts' notifications name their own type; payments' are the default.
+                    # Each notification names its type; those written before it did were
+                    # payments' (an outbox may still hold one).
                     "DetailType": notification.get("type", NOTIFICATION_DETAIL_TYPE),
                     "Detail": json.dumps(notification, sort_keys=True),
                 }

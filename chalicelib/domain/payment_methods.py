@@ -1,10 +1,13 @@
-"""Customers' saved bank accounts and how far their verification got, for the platform to offer."""
+"""Customers' saved bank accounts and how far their verification got, for the platform to offer,
+and what the platform is told when that changes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+
+PAYMENT_METHOD_UPDATED = "payment_method.updated"
 
 # Stripe's bank account statuses, in the order verification moves through them.
 _PROGRESS = {"new": 0, "validated": 1, "verified": 2, "verification_failed": 2, "errored": 3}
@@ -63,3 +66,38 @@ def _rank(status: str) -> int:
 
 def _same(a: SavedPaymentMethod, b: SavedPaymentMethod) -> bool:
     return replace(a, version=0, updated_at=None) == replace(b, version=0, updated_at=None)
+
+
+def describe_payment_method(method: SavedPaymentMethod) -> dict[str, Any]:
+    """The saved payment method as the platform sees it, in the API and in notifications."""
+    return {
+        "account_id": method.account_id,
+        "payment_method_id": method.payment_method_id,
+        "type": method.type,
+        "status": method.status,
+        "customer_id": method.customer_id,
+        "bank_name": method.bank_name,
+        "last4": method.last4,
+        "country": method.country,
+        "currency": method.currency,
+        "updated_at": method.updated_at,
+    }
+
+
+def payment_method_notification(method: SavedPaymentMethod, company_id: str) -> dict[str, Any]:
+    """What the platform is told when a saved bank account changes (its verification above all).
+
+    One per stored version, under an id that is the same on every re-send. The method sits
+    under its own key: its `type` (`bank_account`) is not the notification's.
+    """
+    return {
+        "notification_id": f"{method.account_id}.{method.payment_method_id}.v{method.version}",
+        "type": PAYMENT_METHOD_UPDATED,
+        "version": method.version,
+        "company_id": company_id,
+        "account_id": method.account_id,
+        "payment_method_id": method.payment_method_id,
+        "status": method.status,
+        "payment_method": describe_payment_method(method),
+        "occurred_at": method.updated_at,
+    }

@@ -19,6 +19,9 @@ class PaymentStatus(StrEnum):
     CANCELED = "canceled"
 
 
+# The detail-type of what the platform is told when a payment changes.
+PAYMENT_UPDATED = "payment.updated"
+
 TERMINAL = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED})
 
 
@@ -259,6 +262,7 @@ def notification_of(payment: Payment) -> dict[str, Any]:
     """What the platform is told when a payment changes; its id is stable across re-sends."""
     return {
         "notification_id": f"{payment.payment_id}.v{payment.version}",
+        "type": PAYMENT_UPDATED,
         "version": payment.version,
         **describe(payment),
         "occurred_at": payment.updated_at,

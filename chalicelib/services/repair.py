@@ -226,7 +226,9 @@ class Repairer:
         )
         record_bank_account(
             self.payment_methods,
+            self.notifier,
             observe_bank_account(bank_account, account.account_id),
+            account.company_id,
             self.clock(),
         )
         return Outcome.APPLIED

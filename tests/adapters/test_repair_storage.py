@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.adapters.dynamodb import DynamoPaymentStore
+from chalicelib.adapters.dynamodb import DynamoPaymentStore, to_item
 from chalicelib.adapters.payment_methods import DynamoPaymentMethodStore
 from chalicelib.domain.errors import ConcurrentUpdate
 from chalicelib.domain.payment_methods import SavedPaymentMethod
@@ -83,3 +83,32 @@ def test_a_saved_bank_account_is_written_once_per_version(methods):
     with pytest.raises(ConcurrentUpdate):
         methods.save(replace(first, version=2), expected_version=1)
     assert methods.get(account, "ba_1") == verified
+
+
+def test_a_bank_accounts_notification_is_written_with_it_and_kept_until_published(methods):
+    account = f"acct_{uuid.uuid4().hex[:10]}"
+    first = replace(bank_account("new", 1), account_id=account)
+    methods.save(first, 0, {"notification_id": "n.v1", "version": 1})
+    verified = replace(first, status="verified", version=2)
+    methods.save(verified, 1, {"notification_id": "n.v2", "version": 2})
+    with pytest.raises(ConcurrentUpdate):
+        methods.save(replace(first, version=2), 1, {"notification_id": "lost.v2", "version": 2})
+    assert [n["notification_id"] for n in methods.unpublished(account, "ba_1")] == ["n.v1", "n.v2"]
+    methods.mark_published(account, "ba_1", "n.v1")
+    assert [n["notification_id"] for n in methods.unpublished(account, "ba_1")] == ["n.v2"]
+    assert methods.get(account, "ba_1") == verified
+
+
+def test_a_bank_account_stored_before_notifications_existed_takes_its_first_one(
+    aws, outputs, methods
+):
+    account = f"acct_{uuid.uuid4().hex[:10]}"
+    first = replace(bank_account("new", 1), account_id=account)
+    item = {k: v for k, v in first.__dict__.items() if v is not None}
+    table = outputs["PaymentMethodsTableName"]
+    aws.client("dynamodb").put_item(TableName=table, Item=to_item(item))  # with no outbox
+    methods.save(
+        replace(first, status="verified", version=2), 1, {"notification_id": "n.v2", "version": 2}
+    )
+    assert [n["notification_id"] for n in methods.unpublished(account, "ba_1")] == ["n.v2"]
+    assert methods.get(account, "ba_1").status == "verified"

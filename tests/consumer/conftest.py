@@ -149,6 +149,10 @@ class Bridge:
 
     def told(self, payment_id: str) -> list[dict[str, Any]]:
         """Every notification about the payment that reached the platform so far."""
+        return [n for n in self.told_all() if n.get("payment_id") == payment_id]
+
+    def told_all(self) -> list[dict[str, Any]]:
+        """Every notification that reached the platform so far, of any type."""
         inbox = self.outputs["InboxUrl"]
         while messages := self.sqs.receive_message(
             QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=0
@@ -156,7 +160,7 @@ class Bridge:
             for message in messages:
                 self._told.append(json.loads(message["Body"])["detail"])
                 self.sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
-        return [n for n in self._told if n.get("payment_id") == payment_id]
+        return list(self._told)
 
     # --- the webhook and the consumer ------------------------------------------------------
     def queue(self, *events: dict[str, Any]) -> None:

@@ -251,6 +251,11 @@ def test_a_verified_bank_account_is_saved_and_the_platform_reads_it(bridge):
     assert answer.status == 200, answer.body
     assert answer.body["status"] == "verified"
     assert (answer.body["customer_id"], answer.body["last4"]) == (customer, "6789")
+    told = [n for n in bridge.told_all() if n["type"] == "payment_method.updated"]
+    assert [(n["payment_method_id"], n["status"]) for n in told][-1] == (bank_account, "verified")
+    assert told[-1]["payment_method"] == answer.body  # what the platform reads, as it was told
+    assert told[-1]["company_id"] == f"co_{bridge.account}"
+    assert len({n["notification_id"] for n in told}) == len(told)
     missing = invoke(
         "GET",
         f"/payment-methods/{bridge.account}/ba_nope",

@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from local.stack import DEMO_ACCOUNT, DEMO_COMPANY, SERVICE_NAME, free_port
+from tests.notification_schemas import check_event
 from tests.waiting import wait_until
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ class Stack:
     api: str
     stripe: str
     aws_endpoint: str
+    log_dir: Path | None = None
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -135,6 +137,7 @@ def running_stack(artifacts: Path, *options: str) -> Iterator[Stack]:
     """`python -m local.stack` with these options on free ports; its logs in `artifacts`."""
     ports = {name: free_port() for name in ("api", "stripe", "aws")}
     artifacts.mkdir(parents=True, exist_ok=True)
+    _platform_log.watch(artifacts)
     output = open(artifacts / "stack.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [
@@ -178,6 +181,7 @@ def running_stack(artifacts: Path, *options: str) -> Iterator[Stack]:
             f"http://127.0.0.1:{ports['api']}",
             f"http://127.0.0.1:{ports['stripe']}",
             f"http://127.0.0.1:{ports['aws']}",
+            artifacts,
         )
     finally:
         process.terminate()
@@ -216,11 +220,64 @@ def notifications(stack: Stack, inbox: str, payment_id: str, settle: float = 1.0
         QueueUrl=inbox, MaxNumberOfMessages=10, WaitTimeSeconds=0
     ).get("Messages", []):
         for message in messages:
-            detail = json.loads(message["Body"])["detail"]
+            detail = check_event(json.loads(message["Body"]))
             about = detail.get("payment_id") or detail.get("account_id") or ""
             _received.setdefault(about, []).append(detail)
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
     return list(_received.get(payment_id, []))
+
+
+class PlatformLog:
+    """What the stack's platform queue received (its `platform.log`, one event a line), read
+    on from where the last check stopped: every notification any test caused is checked."""
+
+    def __init__(self) -> None:
+        self._read: dict[Path, int] = {}
+        self.checked = 0
+
+    def watch(self, log_dir: Path) -> None:
+        """A stack starts logging there: only what it receives from now on is its own."""
+        path = log_dir / "platform.log"
+        self._read[path] = path.stat().st_size if path.exists() else 0
+
+    def check_all(self) -> None:
+        for path in list(self._read):
+            self.check(path.parent)
+
+    def check(self, log_dir: Path) -> None:
+        path = log_dir / "platform.log"
+        if not path.exists():
+            return
+        with path.open() as log:
+            log.seek(self._read.get(path, 0))
+            text = log.read()
+        complete = text[: text.rfind("\n") + 1]  # a line being written is read next time
+        self._read[path] = self._read.get(path, 0) + len(complete.encode())
+        for line in complete.splitlines():
+            if line.startswith("{"):
+                check_event(json.loads(line))
+                self.checked += 1
+
+
+_platform_log = PlatformLog()
+
+
+@pytest.fixture(autouse=True)
+def notifications_match_their_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test on the stack, every notification the platform received so far matches
+    its schema (schemas/notifications/)."""
+    yield
+    if "stack" in request.fixturenames:
+        running: Stack = request.getfixturevalue("stack")
+        if running.log_dir is not None:
+            time.sleep(0.5)  # what the test's last act published is on its way
+            _platform_log.check(running.log_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_notification_is_checked() -> Iterator[None]:
+    yield
+    _platform_log.check_all()
 
 
 __all__ = ["DEMO_ACCOUNT", "Stack", "call", "notifications", "wait_until"]

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 import stripe
+from chalice import Chalice
 
 from chalicelib import consumer, wiring
 from chalicelib.domain.accounts import ConnectedAccount
 from local.aws import LocalAws, deploy_stack, put_secrets
 from local.stripe_standin import StripeStandin
+from tests.openapi_contract import lambda_answer_problems
 
 SERVICE = "http-test"
 TOKEN = "test-platform-token-0123456789"
@@ -49,6 +51,25 @@ def outputs(aws: LocalAws) -> dict[str, str]:
         },
     )
     return outputs
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_openapi_document(monkeypatch) -> None:
+    """Every answer the app gives a test, through local.apigw or chalice.test.Client, is checked
+    against openapi.yaml: the test fails at the call, naming the route and what differs."""
+    answer = Chalice.__call__
+
+    def checked(self: Chalice, event: Any, context: Any) -> Any:
+        response = answer(self, event, context)
+        request = event.get("requestContext", {}) if isinstance(event, dict) else {}
+        # Only what the app serves: a route or method it lacks is answered by the framework.
+        if request.get("httpMethod") in self.routes.get(request.get("resourcePath"), {}):
+            found = lambda_answer_problems(event, response)
+            if found:
+                raise AssertionError("openapi.yaml does not describe it:\n  " + "\n  ".join(found))
+        return response
+
+    monkeypatch.setattr(Chalice, "__call__", checked)
 
 
 @pytest.fixture(autouse=True)

@@ -104,6 +104,7 @@ def test_the_api_may_not_touch_what_it_does_not_use(iam, action, resource):
         ("dynamodb:Query", table("payments") + "/index/by_charge"),
         ("dynamodb:UpdateItem", table("accounts")),
         ("dynamodb:PutItem", table("payment-methods")),
+        ("dynamodb:UpdateItem", table("payment-methods")),
         ("dynamodb:DeleteItem", table("idempotency")),
         ("dynamodb:PutItem", table("event-failures")),
         ("dynamodb:UpdateItem", table("event-failures")),

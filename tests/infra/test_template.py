@@ -61,6 +61,7 @@ def test_both_queues_keep_messages_fourteen_days_encrypted(template):
         "EventsDeadLetterQueue",
         "RecoveryQueue",
         "RecoveryDeadLetterQueue",
+        "PlatformDeliveryDeadLetterQueue",
     }
     for queue in queues.values():
         assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
@@ -212,7 +213,9 @@ def test_every_role_is_output_for_the_chalice_config(template):
         assert outputs[f"{role}Arn"]["Value"] == {"Fn::GetAtt": [role, "Arn"]}
     assert outputs["SecretsKeyArn"]["Value"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
     roles = resources_of_type(template, "AWS::IAM::Role")
-    assert set(roles) == set(ROLES)
+    # Besides the Lambdas' roles, only the one EventBridge assumes to call the platform.
+    assert set(roles) == {*ROLES, "PlatformDestinationRole"}
+    assert roles["PlatformDestinationRole"]["Condition"] == "HasPlatformEndpoint"
 
 
 def test_every_resource_name_derives_from_the_service_name(template):

@@ -97,16 +97,31 @@ class MemoryAccounts:
 class MemoryPaymentMethods:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], SavedPaymentMethod] = {}
+        self.outboxes: dict[tuple[str, str], dict[str, Mapping[str, Any]]] = {}
 
     def get(self, account_id: str, payment_method_id: str) -> SavedPaymentMethod | None:
         return self.items.get((account_id, payment_method_id))
 
-    def save(self, method: SavedPaymentMethod, expected_version: int) -> None:
+    def save(
+        self,
+        method: SavedPaymentMethod,
+        expected_version: int,
+        notification: Mapping[str, Any] | None = None,
+    ) -> None:
         key = (method.account_id, method.payment_method_id)
         stored = self.items.get(key)
         if (stored.version if stored else 0) != expected_version:
             raise ConcurrentUpdate(f"payment method {method.payment_method_id} changed")
         self.items[key] = method
+        if notification is not None:
+            self.outboxes.setdefault(key, {})[notification["notification_id"]] = notification
+
+    def unpublished(self, account_id: str, payment_method_id: str) -> list[Mapping[str, Any]]:
+        outbox = self.outboxes.get((account_id, payment_method_id), {})
+        return sorted(outbox.values(), key=lambda n: n["version"])
+
+    def mark_published(self, account_id: str, payment_method_id: str, notification_id: str) -> None:
+        self.outboxes.get((account_id, payment_method_id), {}).pop(notification_id, None)
 
 
 class NotifierDown(RuntimeError):
