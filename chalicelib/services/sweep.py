@@ -157,6 +157,8 @@ class Sweep:
                 )
                 report.complete, report.stopped_because = False, "Stripe unavailable"
                 return
+            if outcome is Checked.SKIPPED:
+                continue
             report.add(outcome)
             count(f"Sweep_{outcome}")
             if on_payment is not None:
