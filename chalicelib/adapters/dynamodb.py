@@ -244,6 +244,18 @@ class DynamoPaymentStore:
         ]
         return due, response.get("LastEvaluatedKey")
 
+    def count_due(self, now: str) -> int:
+        """How many open payments are due by `now` (for an operator's progress bar)."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="due",
+            KeyConditionExpression="sweep = :open AND next_check_at <= :now",
+            ExpressionAttributeValues=to_item({":open": SWEEP_OPEN, ":now": now}),
+            Select="COUNT",
+        )
+        return sum(int(page["Count"]) for page in pages)
+
     def reschedule(self, payment: Payment, schedule: CheckSchedule) -> bool:
         """Push the payment's next check back, unless it changed (or closed) meanwhile."""
         try:
