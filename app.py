@@ -10,8 +10,13 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib import consumer, recovery_jobs, wiring
-from chalicelib.api import payment_method_view, payment_view, started_payment_view
+from chalicelib import consumer, recovery_jobs, sweep_jobs, wiring
+from chalicelib.api import (
+    history_view,
+    payment_method_view,
+    payment_view,
+    started_payment_view,
+)
 from chalicelib.connect_http import (
     FORM_CONTENT_TYPE,
     account_view,
@@ -38,6 +43,7 @@ from chalicelib.observability import count, logger, metrics
 from chalicelib.services.account_webhooks import account_webhook, set_signing_secrets
 from chalicelib.services.ingest import ingest, ingest_for_account
 from chalicelib.services.payment_methods import saved_payment_method
+from chalicelib.services.payments import payment_history
 from chalicelib.settings import StageBinding
 
 # Read while `chalice deploy/package --stage S` imports this module, with stage S's variables
@@ -76,7 +82,15 @@ def start_payment() -> Response:
 @app.route("/payments/{payment_id}", methods=["GET"])
 @platform_endpoint(request)
 def get_payment(payment_id: str) -> dict[str, Any]:
-    return payment_view(wiring.payments_service().get(parse_id(payment_id, "payment_id")))
+    payment = wiring.payments_service().get(parse_id(payment_id, "payment_id"))
+    return payment_view(payment, wiring.payment_store().check_of(payment.payment_id))
+
+
+@app.route("/payments/{payment_id}/history", methods=["GET"])
+@platform_endpoint(request)
+def get_payment_history(payment_id: str) -> dict[str, Any]:
+    store = wiring.payment_store()
+    return history_view(*payment_history(store, store, parse_id(payment_id, "payment_id")))
 
 
 @app.route("/payments/{payment_id}/sync", methods=["POST"])
@@ -219,6 +233,17 @@ def stripe_account_webhook(account_id: str) -> Response:
 def consume_events(event: Any) -> None:
     try:
         consumer.consume(event.to_dict(), event.context)
+    finally:
+        metrics.flush_metrics()
+
+
+# --- Reconciliation sweep -----------------------------------------------------------------
+
+
+@app.schedule(STAGE.sweep_schedule)
+def sweep_payments(event: Any) -> None:
+    try:
+        sweep_jobs.scheduled_sweep(event.context)
     finally:
         metrics.flush_metrics()
 

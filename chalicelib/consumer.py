@@ -129,7 +129,8 @@ def _message(record: Mapping[str, Any]) -> dict[str, Any]:
     # The queue's account attribute is authoritative: events sent to an account's dedicated
     # URL may carry no `account` in their body.
     account = (attributes.get("account") or {}).get("stringValue")
-    return {"event_id": event_id, "account": account, "body": record["body"]}
+    origin = (attributes.get("origin") or {}).get("stringValue")
+    return {"event_id": event_id, "account": account, "body": record["body"], "origin": origin}
 
 
 @cache
@@ -141,6 +142,7 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
         idempotent_function,
     )
 
+    from chalicelib.domain.history import Cause, CauseKind
     from chalicelib.services.repair import Outcome, QueuedEvent
 
     settings = wiring.settings()
@@ -164,7 +166,9 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
             return str(Outcome.IGNORED_MALFORMED)
         if message.get("account"):
             event = replace(event, envelope=replace(event.envelope, account=message["account"]))
-        return str(wiring.repairer().handle(event))
+        kind = CauseKind.RECOVERY if message.get("origin") == "recovery" else CauseKind.WEBHOOK
+        cause = Cause(kind, event.envelope.event_id, event.envelope.type)
+        return str(wiring.repairer().handle(event, cause))
 
     return handle, config
 

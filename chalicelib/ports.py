@@ -12,22 +12,30 @@ from typing import Any, Protocol
 from chalicelib.domain.accounts import AccountChange, ActiveChange, ConnectedAccount
 from chalicelib.domain.connect import Authorization, Pending
 from chalicelib.domain.failures import EventFailure
+from chalicelib.domain.history import Cause, HistoryEntry
 from chalicelib.domain.payment_methods import SavedPaymentMethod
 from chalicelib.domain.payments import Payment
 from chalicelib.domain.recovery import Watermark
+from chalicelib.domain.sweep import CheckSchedule
 from chalicelib.domain.webhooks import EventEnvelope
 
 
 class PaymentStore(Protocol):
     def get(self, payment_id: str) -> Payment | None: ...
 
-    def insert(self, payment: Payment) -> None:
-        """Store a new payment; Conflict if one with that id exists."""
+    def insert(self, payment: Payment, cause: Cause | None = None) -> None:
+        """Store a new payment, its creation the first entry of its history; Conflict if one
+        with that id exists."""
 
     def save(
-        self, payment: Payment, expected_version: int, notification: Mapping[str, Any] | None
+        self,
+        payment: Payment,
+        expected_version: int,
+        notification: Mapping[str, Any] | None,
+        change: HistoryEntry | None = None,
     ) -> None:
-        """Write the payment and queue its notification (if any) atomically.
+        """Write the payment, queue its notification (if any) and record the change in its
+        history (if given), atomically.
 
         ConcurrentUpdate if the stored version is not expected_version (expected_version 0
         also means the record may not exist yet).
@@ -41,6 +49,30 @@ class PaymentStore(Protocol):
         """Notifications written with the payment but not yet published, oldest first."""
 
     def mark_published(self, payment_id: str, notification_id: str) -> None: ...
+
+
+class PaymentHistory(Protocol):
+    def history(self, payment_id: str) -> list[HistoryEntry]:
+        """Every recorded change of the payment, its creation first."""
+
+
+class SweepStore(Protocol):
+    """The open payments by next check time, and the payments with unpublished notifications."""
+
+    def due(
+        self, now: str, limit: int, start: Mapping[str, Any] | None = None
+    ) -> tuple[list[tuple[str, int]], Mapping[str, Any] | None]:
+        """A page of payments due by `now` (id, checks since their last change), and where
+        the next page starts (or None)."""
+
+    def reschedule(self, payment: Payment, schedule: CheckSchedule) -> bool:
+        """Set the next check unless the payment changed or closed since it was read."""
+
+    def check_of(self, payment_id: str) -> CheckSchedule | None: ...
+
+    def with_unpublished(
+        self, limit: int, start: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], Mapping[str, Any] | None]: ...
 
 
 class AccountStore(Protocol):
@@ -94,6 +126,12 @@ class AccountRecords(Protocol):
 
     def mark_published(self, account_id: str, notification_id: str) -> None: ...
 
+    def with_unpublished(
+        self, limit: int, start: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], Mapping[str, Any] | None]:
+        """A page of ids of accounts with notifications not yet published, and where the
+        next page starts (or None)."""
+
 
 class SecretBox(Protocol):
     """Encrypts what is stored for a connected account, bound to that account."""
@@ -105,8 +143,9 @@ class SecretBox(Protocol):
 
 
 class EventQueue(Protocol):
-    def send(self, envelope: EventEnvelope, body: str) -> None:
-        """Queue a verified event; raises if the queue did not accept it."""
+    def send(self, envelope: EventEnvelope, body: str, origin: str | None = None) -> None:
+        """Queue a verified event (origin: what found it, if not a webhook); raises if the
+        queue did not accept it."""
 
 
 class Notifier(Protocol):

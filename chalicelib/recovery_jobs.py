@@ -54,7 +54,7 @@ def recover(
     `since` (ISO 8601) lists again from then instead of the watermark. The report says, per
     account, what was queued.
     """
-    start = _parse_since(since)
+    start = parse_since(since)
     if account_id is not None:
         if not _ACCOUNT_ID.fullmatch(account_id):
             raise ValueError(f"{account_id!r} is not a Stripe account id")
@@ -116,7 +116,7 @@ def _account_of(body: Any) -> str | None:
     return account_id if isinstance(account_id, str) and _ACCOUNT_ID.fullmatch(account_id) else None
 
 
-def _parse_since(since: str | None) -> int | None:
+def parse_since(since: str | None) -> int | None:
     if since is None:
         return None
     try:

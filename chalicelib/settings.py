@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urlsplit
 
+from chalicelib.domain.sweep import DEFAULT_BACKOFF_SECONDS, parse_backoff
+
 DEFAULT_SERVICE_NAME = "stripe-bridge"
 # The stages that run in AWS (.chalice/config.json); a test keeps this list in step with it.
 DEPLOYED_STAGES = frozenset({"dev", "prod"})
@@ -45,6 +47,9 @@ class Settings:
     # Spacing of one recovery worker's Stripe calls: 4 workers x 4 calls/s = 16 reads/s.
     recovery_min_call_interval_seconds: float = 0.25
     recovery_max_pages: int = 10
+    # Seconds from a change (then from each check) to the next check; the last step repeats.
+    sweep_backoff_seconds: tuple[int, ...] = DEFAULT_BACKOFF_SECONDS
+    sweep_page_size: int = 25
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -54,6 +59,10 @@ class Settings:
     @cached_property
     def payments_table(self) -> str:
         return f"{self.service_name}-payments"
+
+    @cached_property
+    def payment_history_table(self) -> str:
+        return f"{self.service_name}-payment-history"
 
     @cached_property
     def payment_methods_table(self) -> str:
@@ -115,6 +124,8 @@ class Settings:
                 env, "RECOVERY_MIN_CALL_INTERVAL_SECONDS", 0.25
             ),
             recovery_max_pages=max(1, int(_number(env, "RECOVERY_MAX_PAGES", 10))),
+            sweep_backoff_seconds=_backoff(env, "SWEEP_BACKOFF_SECONDS"),
+            sweep_page_size=max(1, min(100, int(_number(env, "SWEEP_PAGE_SIZE", 25)))),
         )
 
 
@@ -137,6 +148,7 @@ class StageBinding:
     recovery_schedule: str = "rate(15 minutes)"
     # Workers x RECOVERY_MIN_CALL_INTERVAL_SECONDS bound the Stripe reads of recovery (16/s).
     recovery_max_concurrency: int = 4
+    sweep_schedule: str = "rate(5 minutes)"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> StageBinding:
@@ -160,6 +172,7 @@ class StageBinding:
             recovery_queue=f"{service_name}-recovery",
             recovery_schedule=env.get("RECOVERY_SCHEDULE") or "rate(15 minutes)",
             recovery_max_concurrency=int(workers),
+            sweep_schedule=env.get("SWEEP_SCHEDULE") or "rate(5 minutes)",
         )
 
 
@@ -188,6 +201,13 @@ def _public_base_url(env: dict[str, str], stage: str) -> str | None:
             f"real host name and no query (in stage {stage}), not {raw!r}"
         )
     return raw
+
+
+def _backoff(env: dict[str, str], name: str) -> tuple[int, ...]:
+    try:
+        return parse_backoff(env.get(name))
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None
 
 
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:

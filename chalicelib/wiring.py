@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.services.connect import ConnectService
     from chalicelib.services.payments import PaymentsService
     from chalicelib.services.repair import Repairer
+    from chalicelib.services.sweep import Sweep
 
 SECRET_STRIPE_KEY = "stripe-secret-key"
 SECRET_PLATFORM_TOKEN = "platform-api-token"
@@ -113,7 +114,13 @@ def webhook_secrets() -> list[str]:
 def payment_store() -> Any:
     from chalicelib.adapters.dynamodb import DynamoPaymentStore
 
-    return DynamoPaymentStore(aws("dynamodb"), settings().payments_table)
+    config = settings()
+    return DynamoPaymentStore(
+        aws("dynamodb"),
+        config.payments_table,
+        config.payment_history_table,
+        config.sweep_backoff_seconds,
+    )
 
 
 @cache
@@ -206,6 +213,23 @@ def repairer() -> Repairer:
         now,
         payment_method_store(),
         metadata_keys(),
+    )
+
+
+def sweep() -> Sweep:
+    from chalicelib.services.sweep import Sweep
+
+    config = settings()
+    return Sweep(
+        payment_store(),
+        payment_store(),
+        account_store(),
+        stripe_api(),
+        notifier(),
+        repairer(),
+        now,
+        backoff=config.sweep_backoff_seconds,
+        page_size=config.sweep_page_size,
     )
 
 

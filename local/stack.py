@@ -67,6 +67,10 @@ class StackConfig:
     schedule_interval: float = 10.0
     # The `@app.schedule` handlers the local scheduler runs.
     scheduled_jobs: tuple[str, ...] = ("schedule_event_recovery",)
+    # The sweep runs on its own interval, with a backoff in seconds rather than minutes: a
+    # payment no webhook repairs is repaired within seconds, while you watch.
+    sweep_interval: float = 5.0
+    sweep_backoff: str = "0,2,5,10,30"
 
 
 class LocalStack:
@@ -179,8 +183,9 @@ class LocalStack:
                 "--interval",
                 str(config.schedule_interval),
                 *[f"--job={job}" for job in config.scheduled_jobs],
+                f"--job=sweep_payments={config.sweep_interval}",
             ],
-            {**stage_environment(STAGE), **env},
+            {**stage_environment(STAGE, "sweep_payments"), **env},
         )
         # What the platform receives, shown as it arrives (one JSON line each in a log file),
         # from a copy of its queue: the platform's own is left for `ops notifications tail`.
@@ -251,6 +256,7 @@ class LocalStack:
             "RECOVERY_QUEUE_URL": self.outputs["RecoveryQueueUrl"],
             # One local worker, no Stripe rate to share: no spacing between calls.
             "RECOVERY_MIN_CALL_INTERVAL_SECONDS": "0",
+            "SWEEP_BACKOFF_SECONDS": self.config.sweep_backoff,
         }
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
@@ -336,6 +342,17 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds between runs of the scheduled handlers (event recovery…)",
     )
     parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=defaults.sweep_interval,
+        help="seconds between runs of the reconciliation sweep",
+    )
+    parser.add_argument(
+        "--sweep-backoff",
+        default=defaults.sweep_backoff,
+        help="seconds from a change (then each check) to a payment's next check, comma-separated",
+    )
+    parser.add_argument(
         "--seed-demo-account",
         action="store_true",
         help=f"store {DEMO_ACCOUNT} for {DEMO_COMPANY} as if connected, skipping the OAuth link",
@@ -351,6 +368,8 @@ def main(argv: list[str] | None = None) -> None:
             log_dir=args.log_dir,
             seed_demo_account=args.seed_demo_account,
             schedule_interval=args.schedule_interval,
+            sweep_interval=args.sweep_interval,
+            sweep_backoff=args.sweep_backoff,
         )
     )
     stopped = threading.Event()

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from chalicelib.adapters.dynamodb import DynamoPaymentStore
+from chalicelib.adapters.dynamodb import DynamoPaymentStore, history_table_of
 from chalicelib.adapters.failures import DynamoEventFailures
 from chalicelib.domain.imports import (
     FORMATS,
@@ -33,6 +33,7 @@ from ops.payments import PAYMENT_ID, payment_report, readable
 from ops.stage import LOCAL_STAGE, OpsError, Stage
 
 EVENT_ID = re.compile(r"evt_[A-Za-z0-9_]{1,250}")
+ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
 
 def on_stage(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -175,10 +176,15 @@ def payment() -> None:
 @click.option("--json", "as_json", is_flag=True, help="as JSON, the payment as the API gives it")
 @on_stage
 def payment_show(stage: Stage, payment_id: str, as_json: bool) -> None:
-    """The payment as the platform API describes it."""
+    """The payment as the platform API describes it, its next check and its history."""
     if not PAYMENT_ID.fullmatch(payment_id):
         raise OpsError(f"{payment_id!r} is not a payment id (pay_…)")
-    store = DynamoPaymentStore(stage.client("dynamodb"), stage.settings.payments_table)
+    settings = stage.settings
+    store = DynamoPaymentStore(
+        stage.client("dynamodb"),
+        settings.payments_table,
+        history_table_of(settings.payments_table),
+    )
     report = payment_report(store, payment_id)
     if report is None:
         click.echo(f"no payment {payment_id} in stage {stage.name}", err=True)
@@ -307,3 +313,76 @@ def notifications_tail(
     except KeyboardInterrupt:
         pass
     click.echo(f"{shown} notification(s) shown", err=True)
+def _account_option(account: str | None) -> None:
+    if account is not None and not ACCOUNT_ID.fullmatch(account):
+        raise OpsError(f"--account {account!r} is not a Stripe account id (acct_…)")
+
+
+@cli.command("sweep")
+@click.option("--account", help="only the payments of this connected account (acct_…)")
+@click.option(
+    "--all", "every_open", is_flag=True, help="every open payment, not only those due now"
+)
+@click.option("--json", "as_json", is_flag=True, help="the run's report as JSON")
+@on_stage
+def sweep(stage: Stage, account: str | None, every_open: bool, as_json: bool) -> None:
+    """Run the reconciliation sweep now: publish what waits in outboxes, then read Stripe
+    again for the open payments due for a check (as the scheduled sweep does)."""
+    _account_option(account)
+    stage.bind("sweep_payments")
+    from chalicelib import sweep_jobs, wiring
+    from chalicelib.services.sweep import EVERY_OPEN
+
+    due = wiring.payment_store().count_due(EVERY_OPEN if every_open else wiring.now())
+    with click.progressbar(length=due, label="checking open payments", file=sys.stderr) as bar:
+        report = sweep_jobs.sweep_now(
+            account, every_open, on_payment=lambda payment_id, outcome: bar.update(1)
+        )
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        checked = ", ".join(f"{n} {what}" for what, n in report["checked"].items()) or "none"
+        click.echo(f"payments checked: {checked}")
+        click.echo(f"notifications published: {report['notifications_published']}")
+        if not report["complete"]:
+            click.echo(f"stopped early ({report['stopped_because']}): run it again", err=True)
+    if not report["complete"]:
+        sys.exit(1)
+
+
+@cli.command("recover-events")
+@click.option("--account", help="only this connected account (acct_…)")
+@click.option(
+    "--since",
+    help="list again from this ISO 8601 time (e.g. 2026-12-01T00:00:00Z), not the watermark",
+)
+@click.option("--json", "as_json", is_flag=True, help="the run's report as JSON")
+@on_stage
+def recover_events(stage: Stage, account: str | None, since: str | None, as_json: bool) -> None:
+    """Run missed-event recovery now: queue the events Stripe has for each account that were
+    never queued, as the webhook would."""
+    _account_option(account)
+    from chalicelib import recovery_jobs
+
+    try:
+        recovery_jobs.parse_since(since)
+    except ValueError as error:
+        raise OpsError(f"--since: {error}") from None
+    stage.bind("recover_account_events")
+    from chalicelib import wiring
+    from chalicelib.domain.recovery import is_recovered
+
+    listings = wiring.account_directory().listings()
+    accounts = 1 if account else sum(1 for _, status in listings if is_recovered(status))
+    with click.progressbar(length=accounts, label="recovering accounts", file=sys.stderr) as bar:
+        report = recovery_jobs.recover(account, since, on_account=lambda result: bar.update(1))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        for result in report["accounts"]:
+            click.echo(
+                f"{result['account_id']}  {result['outcome']}  {len(result['queued'])} queued"
+            )
+        click.echo(f"events queued: {report['events_queued']}")
+    if any(r["outcome"] in ("incomplete", "refused") for r in report["accounts"]):
+        sys.exit(1)

@@ -132,6 +132,29 @@ class Stage:
             )
         return session
 
+    def bind(self, function: str) -> None:
+        """Point the service's own wiring at this stage, with the environment the function's
+        Lambda gets there (`ops sweep` and `ops recover-events` run its code in this process)."""
+        from chalicelib import wiring
+
+        env = stage_environment(self.name, function)
+        env.update({k: v for k, v in self._shell.items() if k in env or k.startswith("STRIPE_")})
+        session = self._session  # says now if there are no credentials or region
+        credentials = session.get_credentials()
+        if credentials is not None and not (
+            self._shell.get("AWS_ACCESS_KEY_ID") or self._shell.get("AWS_PROFILE")
+        ):
+            frozen = credentials.get_frozen_credentials()
+            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = (
+                frozen.access_key,
+                frozen.secret_key,
+            )
+        env["AWS_DEFAULT_REGION"] = self.region
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        os.environ.update(env)
+        wiring.reset()
+
     def client(self, service: str) -> Any:
         return self._session.client(service, endpoint_url=self.endpoint_url, config=_AWS_CONFIG)
 

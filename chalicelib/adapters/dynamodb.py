@@ -21,12 +21,22 @@ from chalicelib.domain.accounts import (
     StatusChange,
 )
 from chalicelib.domain.errors import ConcurrentUpdate, Conflict
+from chalicelib.domain.history import Cause, CauseKind, HistoryEntry, change_entry
 from chalicelib.domain.payments import DuplicateCharge, InvoiceLine, Payment, PaymentStatus
+from chalicelib.domain.sweep import (
+    DEFAULT_BACKOFF_SECONDS,
+    CheckSchedule,
+    CheckStatus,
+    schedule_after_change,
+)
 from chalicelib.ports import SecretBox
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 OUTBOX_PENDING = "pending"
+# The sparse `due` index holds open payments only, under this one key, by next check time.
+SWEEP_OPEN = "open"
+_SCHEDULE_FIELDS = ("sweep", "next_check_at", "sweep_checks", "check_status")
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,9 +79,20 @@ _PAYMENT_FIELDS = (
 
 
 class DynamoPaymentStore:
-    def __init__(self, client: Any, table: str) -> None:
+    """Payments, their outbox of notifications, their history (a table of its own, written in
+    the same transaction as each change) and their next check by the sweep."""
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        history_table: str | None = None,
+        backoff: tuple[int, ...] = DEFAULT_BACKOFF_SECONDS,
+    ) -> None:
         self._client = client
         self._table = table
+        self._history_table = history_table or history_table_of(table)
+        self._backoff = backoff
 
     def get(self, payment_id: str) -> Payment | None:
         # Consistent read: a webhook may follow the write by milliseconds.
@@ -83,13 +104,24 @@ class DynamoPaymentStore:
         item = response.get("Item")
         return _payment(from_item(item)) if item else None
 
-    def insert(self, payment: Payment) -> None:
+    def insert(self, payment: Payment, cause: Cause | None = None) -> None:
+        entry = change_entry(
+            None, payment, cause or Cause(CauseKind.CREATED), None, payment.created_at
+        )
+        values = {**_payment_values(payment), **self._schedule_values(payment)}
         try:
-            self._client.put_item(
-                TableName=self._table,
-                # The outbox map exists from the start so a transition can add to it.
-                Item=to_item({**_payment_values(payment), "outbox": {}}),
-                ConditionExpression="attribute_not_exists(payment_id)",
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            # The outbox map exists from the start so a transition can add to it.
+                            "Item": to_item({**values, "outbox": {}}),
+                            "ConditionExpression": "attribute_not_exists(payment_id)",
+                        }
+                    },
+                    {"Put": self._history_put(entry)},
+                ]
             )
         except ClientError as error:
             if _condition_failed(error):
@@ -97,13 +129,18 @@ class DynamoPaymentStore:
             raise
 
     def save(
-        self, payment: Payment, expected_version: int, notification: Mapping[str, Any] | None
+        self,
+        payment: Payment,
+        expected_version: int,
+        notification: Mapping[str, Any] | None,
+        change: HistoryEntry | None = None,
     ) -> None:
-        values = _payment_values(payment)
-        present = [f for f in _PAYMENT_FIELDS if values.get(f) is not None]
-        absent = [f for f in _PAYMENT_FIELDS if values.get(f) is None]
+        values = {**_payment_values(payment), **self._schedule_values(payment)}
+        fields = _PAYMENT_FIELDS + _SCHEDULE_FIELDS
+        present = [f for f in fields if values.get(f) is not None]
+        absent = [f for f in fields if values.get(f) is None]
         sets = [f"#{f} = :{f}" for f in present]
-        names = {f"#{f}": f for f in _PAYMENT_FIELDS}
+        names = {f"#{f}": f for f in fields}
         attribute_values: dict[str, Any] = {f":{f}": values[f] for f in present}
         attribute_values[":expected"] = expected_version
         if notification is not None:
@@ -115,19 +152,153 @@ class DynamoPaymentStore:
         expression = "SET " + ", ".join(sets)
         if absent:
             expression += " REMOVE " + ", ".join(f"#{f}" for f in absent)
+        update = {
+            "TableName": self._table,
+            "Key": to_item({"payment_id": payment.payment_id}),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#version = :expected",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(attribute_values),
+        }
+        # The change and what caused it land together, or neither does.
+        items: list[dict[str, Any]] = [{"Update": update}]
+        if change is not None:
+            items.append({"Put": self._history_put(change)})
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item({"payment_id": payment.payment_id}),
-                UpdateExpression=expression,
-                ConditionExpression="#version = :expected",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(attribute_values),
-            )
+            self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
             if _condition_failed(error):
                 raise ConcurrentUpdate(f"payment {payment.payment_id} changed") from None
             raise
+
+    def _schedule_values(self, payment: Payment) -> dict[str, Any]:
+        schedule = schedule_after_change(payment, self._backoff)
+        if schedule is None:
+            return dict.fromkeys(_SCHEDULE_FIELDS)
+        return _schedule_item(schedule)
+
+    def _history_put(self, entry: HistoryEntry) -> dict[str, Any]:
+        return {
+            "TableName": self._history_table,
+            "Item": to_item(
+                {
+                    "payment_id": entry.payment_id,
+                    "version": entry.version,
+                    "entry": json.dumps(entry.as_dict(), sort_keys=True),
+                }
+            ),
+            # One entry per version: a change is recorded once.
+            "ConditionExpression": "attribute_not_exists(payment_id)",
+        }
+
+    def history(self, payment_id: str) -> list[HistoryEntry]:
+        """Every change of the payment, its creation first."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._history_table,
+            KeyConditionExpression="payment_id = :p",
+            ExpressionAttributeValues=to_item({":p": payment_id}),
+            ConsistentRead=True,
+        )
+        return [
+            HistoryEntry.from_dict(payment_id, json.loads(from_item(item)["entry"]))
+            for page in pages
+            for item in page["Items"]
+        ]
+
+    def check_of(self, payment_id: str) -> CheckSchedule | None:
+        """When the sweep checks the payment next (None: it is not open)."""
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item({"payment_id": payment_id}),
+            ProjectionExpression="next_check_at, sweep_checks, check_status",
+            ConsistentRead=True,
+        )
+        values = from_item(response.get("Item", {}))
+        if "next_check_at" not in values:
+            return None
+        return CheckSchedule(
+            values["next_check_at"],
+            int(values.get("sweep_checks") or 0),
+            CheckStatus(values.get("check_status") or CheckStatus.SCHEDULED),
+        )
+
+    def due(
+        self, now: str, limit: int, start: Mapping[str, Any] | None = None
+    ) -> tuple[list[tuple[str, int]], Mapping[str, Any] | None]:
+        """A page of open payments due for a check by `now`, the longest overdue first, with
+        the checks each had since its last change; the key to read the next page from (None:
+        no more due)."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "due",
+            "KeyConditionExpression": "sweep = :open AND next_check_at <= :now",
+            "ExpressionAttributeValues": to_item({":open": SWEEP_OPEN, ":now": now}),
+            "Limit": limit,
+        }
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = self._client.query(**query)
+        due = [
+            (values["payment_id"], int(values.get("sweep_checks") or 0))
+            for values in map(from_item, response.get("Items", []))
+        ]
+        return due, response.get("LastEvaluatedKey")
+
+    def count_due(self, now: str) -> int:
+        """How many open payments are due by `now` (for an operator's progress bar)."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName="due",
+            KeyConditionExpression="sweep = :open AND next_check_at <= :now",
+            ExpressionAttributeValues=to_item({":open": SWEEP_OPEN, ":now": now}),
+            Select="COUNT",
+        )
+        return sum(int(page["Count"]) for page in pages)
+
+    def reschedule(self, payment: Payment, schedule: CheckSchedule) -> bool:
+        """Push the payment's next check back, unless it changed (or closed) meanwhile."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"payment_id": payment.payment_id}),
+                UpdateExpression=(
+                    "SET next_check_at = :at, sweep_checks = :checks, check_status = :status"
+                ),
+                ConditionExpression="#version = :version AND attribute_exists(sweep)",
+                ExpressionAttributeNames={"#version": "version"},
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":at": schedule.next_check_at,
+                        ":checks": schedule.checks,
+                        ":status": str(schedule.status),
+                        ":version": payment.version,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def with_unpublished(
+        self, limit: int, start: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], Mapping[str, Any] | None]:
+        """A page of the payments whose outbox holds notifications, from the sparse index."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "unpublished",
+            "KeyConditionExpression": "outbox_pending = :p",
+            "ExpressionAttributeValues": to_item({":p": OUTBOX_PENDING}),
+            "Limit": limit,
+        }
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = self._client.query(**query)
+        ids = [from_item(item)["payment_id"] for item in response.get("Items", [])]
+        return ids, response.get("LastEvaluatedKey")
 
     def find_by_charge(self, charge_id: str) -> Payment | None:
         return self._find("by_charge", "charge_id", charge_id)
@@ -159,9 +330,8 @@ class DynamoPaymentStore:
         )
         outbox = from_item(response.get("Item", {})).get("outbox", {})
         notifications = [json.loads(v) for v in outbox.values()]
-        return sorted(
-            notifications, key=lambda n: (n.get("occurred_at") or "", n["notification_id"])
-        )
+        # By version number: as text, "pay_x.v10" would come before "pay_x.v9".
+        return sorted(notifications, key=lambda n: int(n["version"]))
 
     def mark_published(self, payment_id: str, notification_id: str) -> None:
         response = self._client.update_item(
@@ -184,6 +354,20 @@ class DynamoPaymentStore:
         except ClientError as error:
             if not _condition_failed(error):
                 raise
+
+
+def history_table_of(payments_table: str) -> str:
+    """The history table beside a payments table ("<ServiceName>-payment-history")."""
+    return payments_table.removesuffix("-payments") + "-payment-history"
+
+
+def _schedule_item(schedule: CheckSchedule) -> dict[str, Any]:
+    return {
+        "sweep": SWEEP_OPEN,
+        "next_check_at": schedule.next_check_at,
+        "sweep_checks": schedule.checks,
+        "check_status": str(schedule.status),
+    }
 
 
 def _payment_values(payment: Payment) -> dict[str, Any]:
@@ -315,6 +499,9 @@ class DynamoAccountStore:
                 sets.append("outbox.#nid = :n")
                 names["#nid"] = change.notification["notification_id"]
                 attribute_values[":n"] = notification
+            # In the sparse `unpublished` index until the outbox is empty again (the sweep).
+            sets.append("outbox_pending = :pending")
+            attribute_values[":pending"] = OUTBOX_PENDING
         expression = "SET " + ", ".join(sets)
         if absent:
             expression += " REMOVE " + ", ".join(f"#{f}" for f in absent)
@@ -384,12 +571,43 @@ class DynamoAccountStore:
         return sorted((json.loads(v) for v in outbox.values()), key=lambda n: n["version"])
 
     def mark_published(self, account_id: str, notification_id: str) -> None:
-        self._client.update_item(
+        response = self._client.update_item(
             TableName=self._table,
             Key=to_item({"account_id": account_id}),
             UpdateExpression="REMOVE #outbox.#nid",
             ExpressionAttributeNames={"#outbox": "outbox", "#nid": notification_id},
+            ReturnValues="ALL_NEW",
         )
+        if from_item(response["Attributes"]).get("outbox"):
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"account_id": account_id}),
+                UpdateExpression="REMOVE outbox_pending",
+                ConditionExpression="size(outbox) = :zero",
+                ExpressionAttributeValues=to_item({":zero": 0}),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    def with_unpublished(
+        self, limit: int, start: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], Mapping[str, Any] | None]:
+        """A page of the accounts whose outbox holds notifications, from the sparse index."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "unpublished",
+            "KeyConditionExpression": "outbox_pending = :p",
+            "ExpressionAttributeValues": to_item({":p": OUTBOX_PENDING}),
+            "Limit": limit,
+        }
+        if start:
+            query["ExclusiveStartKey"] = start
+        response = self._client.query(**query)
+        ids = [from_item(item)["account_id"] for item in response.get("Items", [])]
+        return ids, response.get("LastEvaluatedKey")
 
     def _sealed(self, account: ConnectedAccount) -> list[str]:
         if isinstance(account.webhook_secrets, SealedSecrets):

@@ -19,7 +19,7 @@ class SqsEventQueue:
         self._client = client
         self._queue_url = queue_url
 
-    def send(self, envelope: EventEnvelope, body: str) -> None:
+    def send(self, envelope: EventEnvelope, body: str, origin: str | None = None) -> None:
         # Attributes let the consumer route and dedupe without parsing the body first.
         attributes = {
             "event_id": envelope.event_id,
@@ -28,6 +28,9 @@ class SqsEventQueue:
         }
         if envelope.account:
             attributes["account"] = envelope.account
+        if origin:
+            # Who queued it (recovery), for the payment's history; a webhook sets none.
+            attributes["origin"] = origin
         self._client.send_message(
             QueueUrl=self._queue_url,
             MessageBody=body,

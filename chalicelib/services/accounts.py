@@ -190,6 +190,12 @@ class Accounts:
             self.records.mark_published(account_id, notification["notification_id"])
         return len(pending)
 
+    def with_unpublished(
+        self, limit: int, start: Mapping[str, Any] | None = None
+    ) -> tuple[list[str], Mapping[str, Any] | None]:
+        """Accounts whose notifications wait in their outbox (the sweep publishes them)."""
+        return self.records.with_unpublished(limit, start)
+
     def _publish_quietly(self, account_id: str) -> None:
         # The change is stored and stands; its notification waits for the next touch.
         try:

@@ -7,16 +7,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.history import SYNC, HistoryEntry, Reading, reading
 from chalicelib.domain.metadata import SigningKeys, payment_metadata
 from chalicelib.domain.payment_requests import StartPayment
 from chalicelib.domain.payments import (
-    Observation,
     Payment,
     observe_charge,
     observe_payment_intent,
 )
-from chalicelib.ports import AccountStore, Notifier, PaymentStore, StripeGateway
+from chalicelib.ports import AccountStore, Notifier, PaymentHistory, PaymentStore, StripeGateway
 from chalicelib.services.transitions import record
+
+
+def payment_history(
+    payments: PaymentStore, history: PaymentHistory, payment_id: str
+) -> tuple[Payment, list[HistoryEntry]]:
+    """The payment and what changed it, and when, its creation first."""
+    payment = payments.get(payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}")
+    return payment, history.history(payment_id)
 
 
 def new_payment_id() -> str:
@@ -102,9 +112,9 @@ class PaymentsService:
         observe = self._reader(payment)
         if observe is None:
             return payment
-        return record(self.payments, self.notifier, payment, observe, self.clock())
+        return record(self.payments, self.notifier, payment, observe, self.clock(), cause=SYNC)
 
-    def _reader(self, payment: Payment) -> Callable[[], Observation] | None:
+    def _reader(self, payment: Payment) -> Callable[[], Reading] | None:
         """How Stripe is asked about the payment: its PaymentIntent, else its Charge."""
         account_id, intent_id, charge_id = (
             payment.account_id,
@@ -112,10 +122,17 @@ class PaymentsService:
             payment.charge_id,
         )
         if intent_id is not None:
-            return lambda: observe_payment_intent(
-                self.stripe.retrieve_payment_intent(account_id, intent_id)
-            )
+
+            def intent() -> Reading:
+                fresh = self.stripe.retrieve_payment_intent(account_id, intent_id)
+                return reading(fresh, observe_payment_intent(fresh))
+
+            return intent
         if charge_id is not None:
             # Paid from a legacy Source: the Charge is all Stripe has.
-            return lambda: observe_charge(self.stripe.retrieve_charge(account_id, charge_id))
+            def charge() -> Reading:
+                fresh = self.stripe.retrieve_charge(account_id, charge_id)
+                return reading(fresh, observe_charge(fresh))
+
+            return charge
         return None

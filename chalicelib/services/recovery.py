@@ -118,7 +118,7 @@ class Recovery:
             envelope = replace(envelope, account=envelope.account or account_id)
             if envelope.account == account_id and decide(envelope, self.livemode) is Verdict.QUEUE:
                 try:
-                    self.queue.send(envelope, json.dumps(event))
+                    self.queue.send(envelope, json.dumps(event), origin="recovery")
                 except Exception:
                     # Why the queue refused is the operator's to see; the watermark stays.
                     logger.exception("event not queued", extra={"event_id": envelope.event_id})

@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.domain.accounts import AccountPendingAuthorization, ConnectedAccount
 from chalicelib.domain.errors import Conflict, MalformedEvent, MalformedObject, StripeRejected
+from chalicelib.domain.history import Cause, CauseKind, Reading, StripeObjectRead, reading
 from chalicelib.domain.metadata import (
     NotOurs,
     SigningKeys,
@@ -23,7 +24,6 @@ from chalicelib.domain.metadata import (
 )
 from chalicelib.domain.payment_methods import observe_bank_account
 from chalicelib.domain.payments import (
-    Observation,
     Payment,
     expandable_id,
     observe_charge,
@@ -89,9 +89,12 @@ class Repairer:
     payment_methods: PaymentMethodStore
     keys: SigningKeys
 
-    def handle(self, event: QueuedEvent) -> Outcome:
+    def handle(self, event: QueuedEvent, cause: Cause | None = None) -> Outcome:
+        """Repair what the event is about; `cause` names what brought it (default: a webhook)."""
+        if cause is None:
+            cause = Cause(CauseKind.WEBHOOK, event.envelope.event_id, event.envelope.type)
         try:
-            return self._handle(event)
+            return self._handle(event, cause)
         except StripeRejected as rejected:
             # The object does not exist on this account (a forged or foreign id): asking
             # again will not make it exist.
@@ -114,7 +117,7 @@ class Repairer:
             )
             return Outcome.IGNORED_MALFORMED
 
-    def _handle(self, event: QueuedEvent) -> Outcome:
+    def _handle(self, event: QueuedEvent, cause: Cause) -> Outcome:
         kind, account_id = event.envelope.type, event.envelope.account or ""
         account = self.accounts.get(account_id)
         if account is not None and account.is_pending:
@@ -127,68 +130,78 @@ class Repairer:
             return Outcome.IGNORED_ACCOUNT
         object_id = event.data_object["id"]
         if kind.startswith("payment_intent."):
-            return self._payment_intent(account, object_id)
+            return self._payment_intent(account, object_id, cause)
         if kind == "charge.succeeded":
-            return self._charge(account, object_id)
+            return self._charge(account, object_id, cause)
         if kind == "source.chargeable":
-            return self._source(account, object_id)
+            return self._source(account, object_id, cause)
         if kind == "customer.source.updated":
             return self._customer_source(account, event.data_object)
         return Outcome.IGNORED_TYPE
 
-    def _payment_intent(self, account: ConnectedAccount, payment_intent_id: str) -> Outcome:
+    def _payment_intent(
+        self, account: ConnectedAccount, payment_intent_id: str, cause: Cause
+    ) -> Outcome:
         intent = self.stripe.retrieve_payment_intent(account.account_id, payment_intent_id)
-        payment = self._own_payment(intent, account, payment_intent_id=intent["id"])
+        payment = self._own_payment(intent, account, cause, payment_intent_id=intent["id"])
         if isinstance(payment, NotOurs):
             return _not_ours(intent, payment)
-        self._record_payment_intent(account, payment, intent)
+        self._record_payment_intent(account, payment, intent, cause)
         return Outcome.APPLIED
 
     def _record_payment_intent(
-        self, account: ConnectedAccount, payment: Payment, intent: dict[str, Any]
+        self, account: ConnectedAccount, payment: Payment, intent: dict[str, Any], cause: Cause
     ) -> Payment:
-        def observe() -> Observation:
-            return observe_payment_intent(
-                self.stripe.retrieve_payment_intent(account.account_id, intent["id"])
-            )
+        def observe() -> Reading:
+            fresh = self.stripe.retrieve_payment_intent(account.account_id, intent["id"])
+            return reading(fresh, observe_payment_intent(fresh))
 
         first = observe_payment_intent(intent)
-        return record(self.payments, self.notifier, payment, observe, self.clock(), first)
+        return record(self.payments, self.notifier, payment, observe, self.clock(), first, cause)
 
-    def _charge(self, account: ConnectedAccount, charge_id: str) -> Outcome:
+    def _charge(self, account: ConnectedAccount, charge_id: str, cause: Cause) -> Outcome:
         charge = self.stripe.retrieve_charge(account.account_id, charge_id)
         payment_intent_id = expandable_id(charge.get("payment_intent"))
         if payment_intent_id is not None:
-            return self._payment_intent(account, payment_intent_id)
+            return self._payment_intent(account, payment_intent_id, cause)
         # A legacy charge, made from a Source: only the payment bound to it, or to its Source.
         payment = self._payment_of_charge(charge, account)
         if payment is None:
             return _not_ours(charge, NotOurs("no payment is bound to this Charge or its Source"))
-        self._record_charge(account, payment, charge)
+        self.record_charge(account, payment, charge, cause)
         return Outcome.APPLIED
 
-    def _source(self, account: ConnectedAccount, source_id: str) -> Outcome:
+    def _source(self, account: ConnectedAccount, source_id: str, cause: Cause) -> Outcome:
         source = self.stripe.retrieve_source(account.account_id, source_id)
-        payment = self._own_payment(source, account, source_id=source["id"])
+        payment = self._own_payment(source, account, cause, source_id=source["id"])
         if isinstance(payment, NotOurs):
             return _not_ours(source, payment)
+        return self.charge_source(account, payment, source, cause)
+
+    def charge_source(
+        self, account: ConnectedAccount, payment: Payment, source: dict[str, Any], cause: Cause
+    ) -> Outcome:
+        """Charge the payment's chargeable Source, once (after closing its PaymentIntent)."""
         if source.get("status") != CHARGEABLE:
             return _left_alone(source, "the source is not chargeable (any more)")
         if may_charge(payment, source):
-            payment = link_source(self.payments, payment, source["id"], self.clock())
+            read = StripeObjectRead("source", source["id"], source.get("status"))
+            payment = link_source(self.payments, payment, source["id"], self.clock(), cause, read)
         if not may_charge(payment, source):
             return _left_alone(source, f"payment {payment.payment_id} is {payment.status}")
-        if not self._close_payment_intent(account, payment):
+        if not self._close_payment_intent(account, payment, cause):
             return _left_alone(source, "the payment's PaymentIntent is paying or has paid it")
         charge = self.stripe.create_charge(
             account.account_id,
             charge_params(payment, source, self.keys),
             idempotency_key=charge_idempotency_key(source["id"]),
         )
-        self._record_charge(account, payment, charge)
+        self.record_charge(account, payment, charge, cause)
         return Outcome.APPLIED
 
-    def _close_payment_intent(self, account: ConnectedAccount, payment: Payment) -> bool:
+    def _close_payment_intent(
+        self, account: ConnectedAccount, payment: Payment, cause: Cause
+    ) -> bool:
         """One payment, one settlement: its PaymentIntent is canceled before its Source is
         charged. False when the PaymentIntent is paying or has paid (its state is applied)."""
         if payment.payment_intent_id is None:
@@ -205,17 +218,28 @@ class Repairer:
             )
         if payment_intent_closed(intent):
             return True
-        self._record_payment_intent(account, payment, intent)
+        self._record_payment_intent(account, payment, intent, cause)
         return False
 
-    def _record_charge(
-        self, account: ConnectedAccount, payment: Payment, charge: dict[str, Any]
-    ) -> None:
-        def observe() -> Observation:
-            return observe_charge(self.stripe.retrieve_charge(account.account_id, charge["id"]))
+    def record_charge(
+        self, account: ConnectedAccount, payment: Payment, charge: dict[str, Any], cause: Cause
+    ) -> Payment:
+        """Apply the Charge (of a legacy Source) to the payment, read again from Stripe."""
+
+        def observe() -> Reading:
+            fresh = self.stripe.retrieve_charge(account.account_id, charge["id"])
+            return reading(fresh, observe_charge(fresh))
 
         first = observe_charge(charge)
-        record(self.payments, self.notifier, payment, observe, self.clock(), first)
+        return record(self.payments, self.notifier, payment, observe, self.clock(), first, cause)
+
+    def record_payment_intent(
+        self, account: ConnectedAccount, payment: Payment, cause: Cause
+    ) -> Payment:
+        """Apply the payment's PaymentIntent, read from Stripe now."""
+        assert payment.payment_intent_id is not None
+        intent = self.stripe.retrieve_payment_intent(account.account_id, payment.payment_intent_id)
+        return self._record_payment_intent(account, payment, intent, cause)
 
     def _customer_source(self, account: ConnectedAccount, source: dict[str, Any]) -> Outcome:
         # Cards and Sources attached to customers are not saved payment methods of ours.
@@ -248,6 +272,7 @@ class Repairer:
         self,
         stripe_object: dict[str, Any],
         account: ConnectedAccount,
+        cause: Cause,
         payment_intent_id: str | None = None,
         source_id: str | None = None,
     ) -> Payment | NotOurs:
@@ -260,7 +285,9 @@ class Repairer:
             # Ours, but never stored (the API died between Stripe and DynamoDB): rebuild it.
             payment = rebuilt(signed, payment_intent_id, source_id)
             try:
-                self.payments.insert(payment)
+                self.payments.insert(
+                    payment, Cause(CauseKind.REBUILT, cause.event_id, cause.event_type)
+                )
             except Conflict:
                 stored = self.payments.get(signed.payment_id)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.domain.errors import ConcurrentUpdate, NotFound
+from chalicelib.domain.history import Cause, Reading, StripeObjectRead, change_entry
 from chalicelib.domain.payments import Observation, Payment, apply, notification_of
 from chalicelib.domain.sources import linked
 from chalicelib.ports import Notifier, PaymentStore
@@ -16,9 +17,10 @@ def record(
     payments: PaymentStore,
     notifier: Notifier,
     payment: Payment,
-    observe: Callable[[], Observation],
+    observe: Callable[[], Observation | Reading],
     now: str,
     first: Observation | None = None,
+    cause: Cause | None = None,
 ) -> Payment:
     """Apply what Stripe says about the payment, once, however many callers race on it.
 
@@ -26,15 +28,18 @@ def record(
     its conditional write depends on. Writes then land in the order of their reads: a caller
     that read Stripe before another one wrote can never put an older state over a newer one.
     `first`, a read made before the payment was read, spares that second read when it shows
-    nothing new.
+    nothing new. `cause` (with the object read, when `observe` gives a Reading) goes into the
+    payment's history in the same write as the change.
     """
     if first is None or apply(payment, first, now) is not None:
         for _ in range(_ATTEMPTS):
-            updated = apply(payment, observe(), now)
+            seen, read = _split(observe())
+            updated = apply(payment, seen, now)
             if updated is None:
                 break
+            change = None if cause is None else change_entry(payment, updated, cause, read, now)
             try:
-                payments.save(updated, payment.version, notification_of(updated))
+                payments.save(updated, payment.version, notification_of(updated), change)
             except ConcurrentUpdate:
                 payment = _reread(payments, payment)
                 continue
@@ -46,17 +51,31 @@ def record(
     return payment
 
 
-def link_source(payments: PaymentStore, payment: Payment, source_id: str, now: str) -> Payment:
+def _split(seen: Observation | Reading) -> tuple[Observation, StripeObjectRead | None]:
+    if isinstance(seen, Reading):
+        return seen.observation, seen.read
+    return seen, None
+
+
+def link_source(
+    payments: PaymentStore,
+    payment: Payment,
+    source_id: str,
+    now: str,
+    cause: Cause | None = None,
+    read: StripeObjectRead | None = None,
+) -> Payment:
     """Bind the payment to the Source about to be charged; the payment as stored afterwards.
 
-    Not a change of state, so the platform is not told.
+    Not a change of state, so the platform is not told; its history says so.
     """
     for _ in range(_ATTEMPTS):
         updated = linked(payment, source_id, now)
         if updated is None:
             return payment
+        change = None if cause is None else change_entry(payment, updated, cause, read, now)
         try:
-            payments.save(updated, payment.version, None)
+            payments.save(updated, payment.version, None, change)
         except ConcurrentUpdate:
             payment = _reread(payments, payment)
             continue
@@ -73,7 +92,7 @@ def _reread(payments: PaymentStore, payment: Payment) -> Payment:
 
 def publish_pending(payments: PaymentStore, notifier: Notifier, payment_id: str) -> int:
     """Publish notifications written but not yet published (also after a crash in between)."""
-    pending = payments.unpublished(payment_id)
+    pending = payments.unpublished(payment_id)  # in version order
     for notification in pending:
         notifier.publish(notification)
         payments.mark_published(payment_id, notification["notification_id"])

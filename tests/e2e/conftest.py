@@ -128,6 +128,10 @@ def call(method: str, url: str, body: Any = None, headers: dict | None = None):
 def stack() -> Iterator[Stack]:
     options = ["--seed-demo-account", "--visibility-timeout", str(VISIBILITY_TIMEOUT)]
     options += ["--max-receive-count", str(MAX_RECEIVE_COUNT)]
+    # What these tests watch is the webhooks' and recovery's doing: the sweep, which would
+    # repair their lost-webhook payments on its own, is proven on a stack of its own
+    # (test_sweep.py).
+    options += ["--sweep-interval", "3600"]
     with running_stack(ARTIFACTS, *options) as running:
         yield running
 

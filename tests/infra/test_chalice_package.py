@@ -24,7 +24,7 @@ DEPLOYED = sorted(DEPLOYED_STAGES)
 # Stripe calls a function may make in one invocation when Stripe stops answering: a request of
 # the API makes one; the consumer stops its batch at the first unavailable call, after at most
 # three calls for one event (re-fetch, its PaymentIntent, a Charge from a Source).
-STRIPE_CALLS = {"APIHandler": 1, "ConsumeEvents": 3}
+STRIPE_CALLS = {"APIHandler": 1, "ConsumeEvents": 3, "SweepPayments": 3}
 # Stripe's rate limit per second (requests of one kind), live and test mode.
 STRIPE_RATE_LIMIT = {True: 100, False: 25}
 # A consumer makes its calls one after the other, each a round trip of 100 ms at the very least.
@@ -54,7 +54,7 @@ def test_cfn_lint_accepts_the_packaged_template(packaged, stage):
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize(
     ("function", "timeout", "stripe_timeout", "stripe_retries"),
-    [("APIHandler", 15, 5.0, 1), ("ConsumeEvents", 30, 4.0, 1)],
+    [("APIHandler", 15, 5.0, 1), ("ConsumeEvents", 30, 4.0, 1), ("SweepPayments", 300, 4.0, 1)],
 )
 def test_each_function_gets_its_timeouts_and_stripe_limits(
     packaged, stage, function, timeout, stripe_timeout, stripe_retries
@@ -144,6 +144,21 @@ def test_each_function_runs_with_its_own_role_from_the_stack(packaged, stage):
     # manage_iam_role false: no role of Chalice's own beside the stack's.
     resources = packaged[stage].template["Resources"]
     assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_the_sweep_runs_alone_on_its_stages_schedule_with_its_own_role(packaged, stage):
+    sweep = packaged[stage].function("SweepPayments")
+    # One run at a time: two would check the same due payments twice.
+    assert sweep["ReservedConcurrentExecutions"] == 1
+    service = service_name(packaged, stage)
+    assert sweep["Role"].endswith(f":role/{role_name('SweepRole', service)}")
+    [source] = sweep["Events"].values()
+    assert source["Type"] == "Schedule"
+    assert (
+        source["Properties"]["Schedule"] == packaged[stage].env("SweepPayments")["SWEEP_SCHEDULE"]
+    )
+    assert source["Properties"]["Schedule"] == "rate(5 minutes)"
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)

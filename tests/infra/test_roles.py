@@ -197,3 +197,59 @@ def test_event_recovery_may_do_what_it_does(iam, role, action, resource):
 )
 def test_event_recovery_may_not_touch_what_it_does_not_use(iam, role, action, resource):
     assert not iam.allows(role, action, resource)
+
+
+PAYMENT_HISTORY = table("payment-history")
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "resource"),
+    [
+        ("SweepRole", "dynamodb:Query", table("payments") + "/index/due"),
+        ("SweepRole", "dynamodb:Query", table("payments") + "/index/unpublished"),
+        ("SweepRole", "dynamodb:GetItem", table("payments")),
+        ("SweepRole", "dynamodb:UpdateItem", table("payments")),
+        ("SweepRole", "dynamodb:PutItem", PAYMENT_HISTORY),
+        ("SweepRole", "dynamodb:GetItem", table("accounts")),
+        ("SweepRole", "dynamodb:UpdateItem", table("accounts")),
+        ("SweepRole", "dynamodb:Query", table("accounts") + "/index/unpublished"),
+        (
+            "SweepRole",
+            "events:PutEvents",
+            f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{SERVICE}-notifications",
+        ),
+        ("SweepRole", "logs:PutLogEvents", log_group(f"{SERVICE}-sweep_payments")),
+        # Every change records its cause in the same transaction, whoever makes it.
+        ("ApiRole", "dynamodb:PutItem", PAYMENT_HISTORY),
+        ("ApiRole", "dynamodb:Query", PAYMENT_HISTORY),
+        ("ConsumerRole", "dynamodb:PutItem", PAYMENT_HISTORY),
+    ],
+)
+def test_the_sweep_may_do_what_it_does_and_every_change_writes_its_history(
+    iam, role, action, resource
+):
+    assert iam.allows(role, action, resource)
+
+
+@pytest.mark.parametrize(
+    ("role", "action", "resource"),
+    [
+        # It repairs stored payments: it creates none, deletes nothing, scans nothing.
+        ("SweepRole", "dynamodb:PutItem", table("payments")),
+        ("SweepRole", "dynamodb:DeleteItem", table("payments")),
+        ("SweepRole", "dynamodb:Scan", table("payments")),
+        ("SweepRole", "dynamodb:Scan", table("accounts")),
+        ("SweepRole", "dynamodb:PutItem", table("accounts")),
+        ("SweepRole", "dynamodb:Query", table("accounts") + "/index/by_company"),
+        ("SweepRole", "dynamodb:UpdateItem", PAYMENT_HISTORY),
+        ("SweepRole", "dynamodb:DeleteItem", PAYMENT_HISTORY),
+        ("SweepRole", "sqs:SendMessage", QUEUE),
+        ("SweepRole", "kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/secrets"),
+        ("SweepRole", "dynamodb:GetItem", table("payments", OTHER_STAGE)),
+        # History is written once and never rewritten.
+        ("ApiRole", "dynamodb:UpdateItem", PAYMENT_HISTORY),
+        ("ConsumerRole", "dynamodb:DeleteItem", PAYMENT_HISTORY),
+    ],
+)
+def test_the_sweep_may_not_touch_what_it_does_not_use(iam, role, action, resource):
+    assert not iam.allows(role, action, resource)

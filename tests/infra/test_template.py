@@ -15,9 +15,9 @@ from tests.infra.iam import StackIam
 
 PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT / "infra" / "template.yaml"
-ROLES = ("ApiRole", "ConsumerRole", "RecoveryFanOutRole", "RecoveryWorkerRole")
+ROLES = ("ApiRole", "ConsumerRole", "RecoveryFanOutRole", "RecoveryWorkerRole", "SweepRole")
 TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable", "EventFailuresTable"}
-MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable"}
+MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable", "PaymentHistoryTable"}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_both_queues_keep_messages_fourteen_days_encrypted(template):
 
 def test_every_table_is_encrypted_and_on_demand(template):
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 7
+    assert len(tables) == 8
     for table in tables.values():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"

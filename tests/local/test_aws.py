@@ -71,7 +71,10 @@ def test_outputs_name_every_resource_after_the_service(outputs):
         (
             "accounts",
             [("account_id", "HASH")],
-            {"by_company": [("company_id", "HASH"), ("connected_at", "RANGE")]},
+            {
+                "by_company": [("company_id", "HASH"), ("connected_at", "RANGE")],
+                "unpublished": [("outbox_pending", "HASH")],
+            },
         ),
         (
             "payments",
@@ -81,8 +84,10 @@ def test_outputs_name_every_resource_after_the_service(outputs):
                 "by_charge": [("charge_id", "HASH")],
                 "by_source": [("source_id", "HASH")],
                 "unpublished": [("outbox_pending", "HASH"), ("updated_at", "RANGE")],
+                "due": [("sweep", "HASH"), ("next_check_at", "RANGE")],
             },
         ),
+        ("payment-history", [("payment_id", "HASH"), ("version", "RANGE")], {}),
         ("payment-methods", [("account_id", "HASH"), ("payment_method_id", "RANGE")], {}),
         ("idempotency", [("id", "HASH")], {}),
         ("connect-sessions", [("id", "HASH")], {}),
@@ -100,6 +105,13 @@ def test_tables_have_their_keys_and_indexes(local_aws, outputs, table, keys, ind
     assert found == indexes
     projection = "KEYS_ONLY" if table in ("payments", "accounts") else "ALL"
     for index in table_description.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] == "due":
+            # The sweep's index carries its count of checks along, no fact of the payment.
+            assert index["Projection"] == {
+                "ProjectionType": "INCLUDE",
+                "NonKeyAttributes": ["sweep_checks"],
+            }
+            continue
         # Indexes hold keys only: the stores read the table for the item itself (accounts'
         # items hold sealed secrets, payments' the facts of a payment).
         assert index["Projection"]["ProjectionType"] == projection

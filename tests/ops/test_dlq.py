@@ -301,7 +301,7 @@ def test_the_list_of_an_empty_queue_and_of_a_message_without_a_recorded_reason(w
 class LeakyRepairer:
     """A dependency whose error message carries the Stripe key (as a careless client's might)."""
 
-    def handle(self, event):
+    def handle(self, event, cause=None):
         raise RuntimeError(
             f"request with key {STRIPE_KEY} and Authorization: Bearer tok_0123 failed"
         )

@@ -52,7 +52,8 @@ def test_readable_it_shows_one_fact_a_line(world):
     payment = stored_payment(world)
     result = world.ops("payment", "show", payment.payment_id)
     assert result.returncode == 0, result.stderr
-    lines = [line.split(None, 1) for line in result.stdout.splitlines()[1:]]
+    section = result.stdout.split("\n\n")[0].split("check:")[0].split("history:")[0]
+    lines = [line.split(None, 1) for line in section.splitlines()[1:]]
     facts = {name: value for name, value in lines}
     assert result.stdout.splitlines()[0] == "payment:"
     assert facts["status"] == "failed"

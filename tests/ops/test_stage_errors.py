@@ -33,7 +33,13 @@ def no_aws_configuration():
     }
 
 
-COMMANDS = [("dlq", "list"), ("dlq", "replay", "--all"), ("payment", "show", "pay_0123")]
+COMMANDS = [
+    ("dlq", "list"),
+    ("dlq", "replay", "--all"),
+    ("payment", "show", "pay_0123"),
+    ("sweep",),
+    ("recover-events",),
+]
 
 
 @pytest.mark.parametrize("command", [*COMMANDS, ("provision-webhook", "--url", "https://x.test")])
@@ -83,3 +89,16 @@ def test_the_local_stage_talks_to_the_local_stacks_moto_by_default():
 
 def test_payment_show_refuses_what_is_not_a_payment_id(world):
     one_line_error(world.ops("payment", "show", "pay_x'; --"), "is not a payment id")
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (("sweep", "--account", "acct_x-y"), "--account 'acct_x-y' is not a Stripe account"),
+        (("recover-events", "--account", "nobody"), "--account 'nobody' is not a Stripe account"),
+        (("recover-events", "--since", "yesterday"), "--since: since must be an ISO 8601 time"),
+        (("recover-events", "--since", "2026-12-01T00:00:00"), "needs a time zone"),
+    ],
+)
+def test_bad_options_of_sweep_and_recovery_are_refused_before_anything_runs(world, command, says):
+    one_line_error(world.ops(*command), says)

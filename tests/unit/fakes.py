@@ -29,6 +29,7 @@ class MemoryPayments:
         # Reads of a consumer that lost a race: the payments as they were when it read.
         self.as_of: Callable[[], Mapping[str, Payment] | None] | None = None
         self.writes = 0  # attempted: whoever writes reads at least what it wrote, or was refused
+        self.entries: dict[str, list[Any]] = {}  # each payment's history, as written
 
     def _items(self) -> Mapping[str, Payment]:
         past = self.as_of() if self.as_of is not None else None
@@ -37,21 +38,28 @@ class MemoryPayments:
     def get(self, payment_id: str) -> Payment | None:
         return self._items().get(payment_id)
 
-    def insert(self, payment: Payment) -> None:
+    def insert(self, payment: Payment, cause: Any = None) -> None:
         self.writes += 1
         if payment.payment_id in self.items:
             raise Conflict(f"payment {payment.payment_id} already exists")
         self.items[payment.payment_id] = payment
         self.outboxes[payment.payment_id] = {}
+        self.entries[payment.payment_id] = [("created", cause)]
 
     def save(
-        self, payment: Payment, expected_version: int, notification: Mapping[str, Any] | None
+        self,
+        payment: Payment,
+        expected_version: int,
+        notification: Mapping[str, Any] | None,
+        change: Any = None,
     ) -> None:
         self.writes += 1
         stored = self.items.get(payment.payment_id)
         if stored is None or stored.version != expected_version:
             raise ConcurrentUpdate(f"payment {payment.payment_id} changed")
         self.items[payment.payment_id] = payment
+        if change is not None:
+            self.entries.setdefault(payment.payment_id, []).append(change)
         if notification is not None:
             # Stored as JSON, as the adapter does: what is published is what was written.
             copied = json.loads(json.dumps(notification))
@@ -65,7 +73,7 @@ class MemoryPayments:
 
     def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
         pending = list(self.outboxes.get(payment_id, {}).values())
-        return sorted(pending, key=lambda n: (n.get("occurred_at") or "", n["notification_id"]))
+        return sorted(pending, key=lambda n: int(n["version"]))
 
     def mark_published(self, payment_id: str, notification_id: str) -> None:
         self.outboxes.get(payment_id, {}).pop(notification_id, None)

@@ -64,7 +64,7 @@ class Queue:
         self.sent: list[tuple[str, dict]] = []
         self.fail_on = set(fail_on)
 
-    def send(self, envelope, body):
+    def send(self, envelope, body, origin=None):
         if envelope.event_id in self.fail_on:
             raise RuntimeError("SQS refused")
         self.sent.append((envelope.event_id, json.loads(body)))
