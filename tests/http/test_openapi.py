@@ -38,8 +38,8 @@ def test_the_document_names_no_route_the_app_does_not_serve():
 
 
 def test_a_missing_route_is_named_with_its_method():
-    routes = {**service.app.routes, "/companies/{company_id}/admin-links": {"POST": None}}
-    assert missing_operations(routes) == ["POST /companies/{company_id}/admin-links"]
+    routes = {**service.app.routes, "/companies/{company_id}/not-served": {"PUT": None}}
+    assert missing_operations(routes) == ["PUT /companies/{company_id}/not-served"]
 
 
 @pytest.mark.parametrize(
