@@ -61,6 +61,7 @@ _PAYMENT_FIELDS = (
     "source_id",
     "failure_code",
     "failure_message",
+    "payment_method_id",
     "duplicate_charges",
     "version",
     "updated_at",
