@@ -69,9 +69,20 @@ _PAYMENT_FIELDS = (
 
 
 class DynamoPaymentStore:
+    """Payments with their outbox of notifications in the same item.
+
+    The outbox comes with every read of the payment, and a write on the payment's version
+    knows what it adds to it: the next `unpublished` of that payment is answered from them
+    instead of another read. Only removals (notifications published by someone else) can
+    happen without a new version, and they at most make one be published again.
+    """
+
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
+        # (payment id, version, outbox) of the payment last read or written here, for the
+        # next `unpublished` of that payment only.
+        self._outbox: tuple[str, int, dict[str, str]] | None = None
 
     def get(self, payment_id: str) -> Payment | None:
         # Consistent read: a webhook may follow the write by milliseconds.
@@ -81,9 +92,16 @@ class DynamoPaymentStore:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return _payment(from_item(item)) if item else None
+        self._outbox = None
+        if not item:
+            return None
+        values = from_item(item)
+        payment = _payment(values)
+        self._outbox = (payment_id, payment.version, dict(values.get("outbox") or {}))
+        return payment
 
     def insert(self, payment: Payment) -> None:
+        self._outbox = None
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -95,6 +113,7 @@ class DynamoPaymentStore:
             if _condition_failed(error):
                 raise Conflict(f"payment {payment.payment_id} already exists") from None
             raise
+        self._outbox = (payment.payment_id, payment.version, {})
 
     def save(
         self, payment: Payment, expected_version: int, notification: Mapping[str, Any] | None
@@ -115,6 +134,7 @@ class DynamoPaymentStore:
         expression = "SET " + ", ".join(sets)
         if absent:
             expression += " REMOVE " + ", ".join(f"#{f}" for f in absent)
+        known, self._outbox = self._outbox, None
         try:
             self._client.update_item(
                 TableName=self._table,
@@ -128,6 +148,11 @@ class DynamoPaymentStore:
             if _condition_failed(error):
                 raise ConcurrentUpdate(f"payment {payment.payment_id} changed") from None
             raise
+        if known is not None and known[:2] == (payment.payment_id, expected_version):
+            outbox = dict(known[2])
+            if notification is not None:
+                outbox[notification["notification_id"]] = attribute_values[":n"]
+            self._outbox = (payment.payment_id, payment.version, outbox)
 
     def find_by_charge(self, charge_id: str) -> Payment | None:
         return self._find("by_charge", "charge_id", charge_id)
@@ -151,24 +176,44 @@ class DynamoPaymentStore:
         return self.get(from_item(items[0])["payment_id"]) if items else None
 
     def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=to_item({"payment_id": payment_id}),
-            ProjectionExpression="outbox",
-            ConsistentRead=True,
-        )
-        outbox = from_item(response.get("Item", {})).get("outbox", {})
+        known, self._outbox = self._outbox, None
+        if known is not None and known[0] == payment_id:
+            outbox = known[2]
+        else:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=to_item({"payment_id": payment_id}),
+                ProjectionExpression="outbox",
+                ConsistentRead=True,
+            )
+            outbox = from_item(response.get("Item", {})).get("outbox", {})
         notifications = [json.loads(v) for v in outbox.values()]
         return sorted(
             notifications, key=lambda n: (n.get("occurred_at") or "", n["notification_id"])
         )
 
     def mark_published(self, payment_id: str, notification_id: str) -> None:
+        self._outbox = None
+        names = {"#outbox": "outbox", "#nid": notification_id}
+        try:
+            # Most often it is the only one: the outbox and its flag go in one write.
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"payment_id": payment_id}),
+                UpdateExpression="REMOVE #outbox.#nid, outbox_pending",
+                ConditionExpression="attribute_exists(#outbox.#nid) AND size(#outbox) = :one",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item({":one": 1}),
+            )
+            return
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
         response = self._client.update_item(
             TableName=self._table,
             Key=to_item({"payment_id": payment_id}),
             UpdateExpression="REMOVE #outbox.#nid",
-            ExpressionAttributeNames={"#outbox": "outbox", "#nid": notification_id},
+            ExpressionAttributeNames=names,
             ReturnValues="ALL_NEW",
         )
         if from_item(response["Attributes"]).get("outbox"):

@@ -217,6 +217,14 @@ def _moves_forward(payment: Payment, seen: Observation) -> bool:
         return True
     if current is PaymentStatus.FAILED:
         return _another_attempt(payment, seen)
+    if current is PaymentStatus.PROCESSING and target is not PaymentStatus.FAILED:
+        # Stripe leaves processing only to settle or to fail. A read that names the debit's
+        # Charge but awaits another way to pay, or names another Charge, comes after the debit
+        # failed (its failure unseen): never from before the debit began, which names none,
+        # or an older one (and record() applies no read older than the payment).
+        return seen.charge_id is not None and (
+            seen.charge_id != payment.charge_id or target is not PaymentStatus.PROCESSING
+        )
     if target is PaymentStatus.PENDING:
         return False
     if target is PaymentStatus.PARTIALLY_FUNDED:
@@ -225,7 +233,7 @@ def _moves_forward(payment: Payment, seen: Observation) -> bool:
             PaymentStatus.PARTIALLY_FUNDED,
         ) and _funded_further(payment, seen)
     if target is PaymentStatus.PROCESSING:
-        return current in (PaymentStatus.PENDING, PaymentStatus.PARTIALLY_FUNDED)
+        return current is PaymentStatus.PENDING or current is PaymentStatus.PARTIALLY_FUNDED
     return True  # FAILED from pending, processing or partially funded
 
 

@@ -174,6 +174,18 @@ def test_a_failure_recorded_without_its_payment_method_needs_a_charge_or_money_t
     assert apply(failed, observe_payment_intent(part), NOW).status is S.PARTIALLY_FUNDED
 
 
+def test_after_a_debit_whose_failure_went_unseen_the_next_attempt_moves_on():
+    processing = payment(status=S.PROCESSING, charge_id="ch_1", payment_method_id="pm_debit")
+    shown = bank_transfer(5000, 0, payment_method="pm_transfer", latest_charge="ch_1")
+    assert apply(processing, observe_payment_intent(shown), NOW).status is S.PENDING
+    part = bank_transfer(4000, 1000, payment_method="pm_transfer", latest_charge="ch_1")
+    assert apply(processing, observe_payment_intent(part), NOW).status is S.PARTIALLY_FUNDED
+    debit_again = intent("processing", payment_method="pm_debit_2", latest_charge="ch_2")
+    assert apply(processing, observe_payment_intent(debit_again), NOW).charge_id == "ch_2"
+    before_the_debit = intent("requires_action", payment_method="pm_3ds")
+    assert apply(processing, observe_payment_intent(before_the_debit), NOW) is None
+
+
 def test_processing_never_goes_back_to_pending():
     processing = payment(status=S.PROCESSING, charge_id="ch_1")
     assert apply(processing, observe_payment_intent(intent("requires_payment_method")), NOW) is None
