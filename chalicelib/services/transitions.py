@@ -25,8 +25,10 @@ def record(
     A change is only written on a Stripe read (`observe()`) made after the payment read that
     its conditional write depends on. Writes then land in the order of their reads: a caller
     that read Stripe before another one wrote can never put an older state over a newer one.
-    `first`, a read made before the payment was read, spares that second read when it shows
-    nothing new.
+    `observe()` may answer first with a read already made, if it was made after `payment`
+    was read (a caller that read the payment, then Stripe); after a lost write it must read
+    Stripe again. `first`, a read made before the payment was read (or the event's copy of
+    the object), spares that second read when it shows nothing new.
     """
     if first is None or apply(payment, first, now) is not None:
         for _ in range(_ATTEMPTS):
