@@ -274,7 +274,8 @@ class World:
             "STRIPE_API_BASE": stripe_url,
             # The stand-in plays test mode.
             "LIVEMODE": "false",
-            "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL") or "https://bench.example.test",
+            # The stage's own is a placeholder the settings refuse; the bench serves no browser.
+            "PUBLIC_BASE_URL": "https://bench.example.test",
         }
 
     def pay(self, method: str = "card") -> dict[str, Any]:

@@ -82,15 +82,46 @@ _KEYS = ("event_id", "event_type", "account")
 
 
 def consume(event: Mapping[str, Any], context: Any) -> list[str]:
-    handle, config = _idempotent_handler()
-    if context is not None:
-        config.register_lambda_context(context)
-    return run_batch(
-        event["Records"],
-        lambda record: _handle(handle, _message(record)),
-        wiring.event_queue().delete,
-        _record_failure,
-    )
+    def handle(record: Mapping[str, Any]) -> str:
+        message = _message(record)
+        if _applied_by_version(message):
+            # The payment's conditional write on its version is the record that this event
+            # was applied: handled twice, it finds nothing left to do (and asks Stripe nothing).
+            return _handle(repair, message)
+        idempotent, config = _idempotent_handler()
+        if context is not None:
+            config.register_lambda_context(context)
+        return _handle(idempotent, message)
+
+    return run_batch(event["Records"], handle, wiring.event_queue().delete, _record_failure)
+
+
+def _applied_by_version(message: Mapping[str, Any]) -> bool:
+    from chalicelib.services.repair import QueuedEvent, applied_by_version
+
+    try:
+        kind = QueuedEvent.from_body(message["body"]).envelope.type
+    except MalformedEvent:
+        return False
+    return applied_by_version(kind)
+
+
+def repair(message: Mapping[str, Any]) -> str:
+    """Repair from one queued event; its outcome."""
+    from chalicelib.domain.history import Cause, CauseKind
+    from chalicelib.services.repair import Outcome, QueuedEvent
+
+    try:
+        event = QueuedEvent.from_body(message["body"])
+    except MalformedEvent as malformed:
+        # Reading it again will not help: acknowledged, never sent to the dead letters.
+        logger.warning("queued event not understood; ignored", extra={"reason": str(malformed)})
+        return str(Outcome.IGNORED_MALFORMED)
+    if message.get("account"):
+        event = replace(event, envelope=replace(event.envelope, account=message["account"]))
+    kind = CauseKind.RECOVERY if message.get("origin") == "recovery" else CauseKind.WEBHOOK
+    cause = Cause(kind, event.envelope.event_id, event.envelope.type)
+    return str(wiring.repairer().handle(event, cause))
 
 
 def _handle(handle: Callable[..., str], message: dict[str, Any]) -> str:
@@ -142,9 +173,6 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
         idempotent_function,
     )
 
-    from chalicelib.domain.history import Cause, CauseKind
-    from chalicelib.services.repair import Outcome, QueuedEvent
-
     settings = wiring.settings()
     config = IdempotencyConfig(
         # Keyed on the account too: a holder who signs events for their own dedicated URL
@@ -158,17 +186,7 @@ def _idempotent_handler() -> tuple[Callable[..., str], Any]:
 
     @idempotent_function(data_keyword_argument="message", persistence_store=layer, config=config)
     def handle(message: dict[str, Any]) -> str:
-        try:
-            event = QueuedEvent.from_body(message["body"])
-        except MalformedEvent as malformed:
-            # Reading it again will not help: acknowledged, never sent to the dead letters.
-            logger.warning("queued event not understood; ignored", extra={"reason": str(malformed)})
-            return str(Outcome.IGNORED_MALFORMED)
-        if message.get("account"):
-            event = replace(event, envelope=replace(event.envelope, account=message["account"]))
-        kind = CauseKind.RECOVERY if message.get("origin") == "recovery" else CauseKind.WEBHOOK
-        cause = Cause(kind, event.envelope.event_id, event.envelope.type)
-        return str(wiring.repairer().handle(event, cause))
+        return repair(message)
 
     return handle, config
 

@@ -72,6 +72,7 @@ _PAYMENT_FIELDS = (
     "source_id",
     "failure_code",
     "failure_message",
+    "payment_method_id",
     "duplicate_charges",
     "version",
     "updated_at",
@@ -79,8 +80,15 @@ _PAYMENT_FIELDS = (
 
 
 class DynamoPaymentStore:
-    """Payments, their outbox of notifications, their history (a table of its own, written in
-    the same transaction as each change) and their next check by the sweep."""
+    """Payments, their outbox of notifications (in the payment's item), their history (a table
+    of its own, written in the same transaction as each change) and their next check by the
+    sweep.
+
+    The outbox comes with every read of the payment, and a write on the payment's version
+    knows what it adds to it: the next `unpublished` of that payment is answered from them
+    instead of another read. Only removals (notifications published by someone else) can
+    happen without a new version, and they at most make one be published again.
+    """
 
     def __init__(
         self,
@@ -93,6 +101,9 @@ class DynamoPaymentStore:
         self._table = table
         self._history_table = history_table or history_table_of(table)
         self._backoff = backoff
+        # (payment id, version, outbox) of the payment last read or written here, for the
+        # next `unpublished` of that payment only.
+        self._outbox: tuple[str, int, dict[str, str]] | None = None
 
     def get(self, payment_id: str) -> Payment | None:
         # Consistent read: a webhook may follow the write by milliseconds.
@@ -102,13 +113,20 @@ class DynamoPaymentStore:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return _payment(from_item(item)) if item else None
+        self._outbox = None
+        if not item:
+            return None
+        values = from_item(item)
+        payment = _payment(values)
+        self._outbox = (payment_id, payment.version, dict(values.get("outbox") or {}))
+        return payment
 
     def insert(self, payment: Payment, cause: Cause | None = None) -> None:
         entry = change_entry(
             None, payment, cause or Cause(CauseKind.CREATED), None, payment.created_at
         )
         values = {**_payment_values(payment), **self._schedule_values(payment)}
+        self._outbox = None
         try:
             self._client.transact_write_items(
                 TransactItems=[
@@ -127,6 +145,7 @@ class DynamoPaymentStore:
             if _condition_failed(error):
                 raise Conflict(f"payment {payment.payment_id} already exists") from None
             raise
+        self._outbox = (payment.payment_id, payment.version, {})
 
     def save(
         self,
@@ -164,12 +183,18 @@ class DynamoPaymentStore:
         items: list[dict[str, Any]] = [{"Update": update}]
         if change is not None:
             items.append({"Put": self._history_put(change)})
+        known, self._outbox = self._outbox, None
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as error:
             if _condition_failed(error):
                 raise ConcurrentUpdate(f"payment {payment.payment_id} changed") from None
             raise
+        if known is not None and known[:2] == (payment.payment_id, expected_version):
+            outbox = dict(known[2])
+            if notification is not None:
+                outbox[notification["notification_id"]] = attribute_values[":n"]
+            self._outbox = (payment.payment_id, payment.version, outbox)
 
     def _schedule_values(self, payment: Payment) -> dict[str, Any]:
         schedule = schedule_after_change(payment, self._backoff)
@@ -322,23 +347,43 @@ class DynamoPaymentStore:
         return self.get(from_item(items[0])["payment_id"]) if items else None
 
     def unpublished(self, payment_id: str) -> list[Mapping[str, Any]]:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key=to_item({"payment_id": payment_id}),
-            ProjectionExpression="outbox",
-            ConsistentRead=True,
-        )
-        outbox = from_item(response.get("Item", {})).get("outbox", {})
+        known, self._outbox = self._outbox, None
+        if known is not None and known[0] == payment_id:
+            outbox = known[2]
+        else:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=to_item({"payment_id": payment_id}),
+                ProjectionExpression="outbox",
+                ConsistentRead=True,
+            )
+            outbox = from_item(response.get("Item", {})).get("outbox", {})
         notifications = [json.loads(v) for v in outbox.values()]
         # By version number: as text, "pay_x.v10" would come before "pay_x.v9".
         return sorted(notifications, key=lambda n: int(n["version"]))
 
     def mark_published(self, payment_id: str, notification_id: str) -> None:
+        self._outbox = None
+        names = {"#outbox": "outbox", "#nid": notification_id}
+        try:
+            # Most often it is the only one: the outbox and its flag go in one write.
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"payment_id": payment_id}),
+                UpdateExpression="REMOVE #outbox.#nid, outbox_pending",
+                ConditionExpression="attribute_exists(#outbox.#nid) AND size(#outbox) = :one",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item({":one": 1}),
+            )
+            return
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
         response = self._client.update_item(
             TableName=self._table,
             Key=to_item({"payment_id": payment_id}),
             UpdateExpression="REMOVE #outbox.#nid",
-            ExpressionAttributeNames={"#outbox": "outbox", "#nid": notification_id},
+            ExpressionAttributeNames=names,
             ReturnValues="ALL_NEW",
         )
         if from_item(response["Attributes"]).get("outbox"):

@@ -59,6 +59,8 @@ class Payment:
     source_id: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    # Stripe's PaymentMethod of the latest attempt seen (the one that failed, when failed).
+    payment_method_id: str | None = None
     duplicate_charges: tuple[DuplicateCharge, ...] = ()
     version: int = 0
     updated_at: str | None = None
@@ -75,6 +77,7 @@ class Observation:
     charge_id: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    payment_method_id: str | None = None
 
 
 def observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
@@ -88,10 +91,12 @@ def observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
 def _observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
     status = payment_intent["status"]
     error = payment_intent.get("last_payment_error") or {}
+    received = payment_intent.get("amount_received") or 0
     common = {
         "currency": payment_intent["currency"],
-        "amount_received": payment_intent.get("amount_received") or 0,
+        "amount_received": received,
         "charge_id": expandable_id(payment_intent.get("latest_charge")),
+        "payment_method_id": expandable_id(payment_intent.get("payment_method")),
     }
     if status == "succeeded":
         return Observation(PaymentStatus.SUCCEEDED, amount_remaining=0, **common)
@@ -100,15 +105,23 @@ def _observe_payment_intent(payment_intent: Mapping[str, Any]) -> Observation:
     if status == "canceled":
         return Observation(PaymentStatus.CANCELED, **common)
     remaining = _bank_transfer_remaining(payment_intent)
-    if remaining is not None and remaining < payment_intent["amount"]:
-        return Observation(PaymentStatus.PARTIALLY_FUNDED, amount_remaining=remaining, **common)
+    if remaining is not None:
+        # Whichever of its two totals Stripe moves, what is still owed is the smaller.
+        owed = min(remaining, payment_intent["amount"] - received)
+        if owed < payment_intent["amount"]:
+            return Observation(PaymentStatus.PARTIALLY_FUNDED, amount_remaining=owed, **common)
     if status == "requires_payment_method" and error:
-        # Stripe puts a failed attempt's PaymentIntent back to requires_payment_method.
+        # Stripe puts a failed attempt's PaymentIntent back to requires_payment_method, with
+        # the PaymentMethod that failed in the error (the PaymentIntent's own is cleared).
         return Observation(
             PaymentStatus.FAILED,
             failure_code=error.get("decline_code") or error.get("code"),
             failure_message=error.get("message"),
-            **common,
+            **{
+                **common,
+                "payment_method_id": expandable_id(error.get("payment_method"))
+                or common["payment_method_id"],
+            },
         )
     return Observation(PaymentStatus.PENDING, **common)
 
@@ -136,6 +149,7 @@ def _observe_charge(charge: Mapping[str, Any]) -> Observation:
         charge_id=charge["id"],
         failure_code=charge.get("failure_code"),
         failure_message=charge.get("failure_message"),
+        payment_method_id=expandable_id(charge.get("payment_method")),
     )
 
 
@@ -143,8 +157,8 @@ def apply(payment: Payment, seen: Observation, now: str) -> Payment | None:
     """The payment after Stripe's observation, or None when it changes nothing.
 
     State only moves forward: a terminal payment never changes; a late or stale observation
-    of an attempt that already failed never brings it back; a retried attempt may succeed
-    after a failure.
+    of an attempt that already failed never brings it back; after a failure, only a new
+    attempt moves the payment (to any state, another failure included).
     """
     if seen.currency.lower() != payment.currency.lower():
         raise CurrencyMismatch(payment.payment_id, payment.currency, seen.currency)
@@ -164,6 +178,7 @@ def apply(payment: Payment, seen: Observation, now: str) -> Payment | None:
         else payment.amount_received,
         amount_remaining=seen.amount_remaining,
         charge_id=seen.charge_id or payment.charge_id,
+        payment_method_id=seen.payment_method_id or payment.payment_method_id,
         failure_code=seen.failure_code if seen.status is PaymentStatus.FAILED else None,
         failure_message=seen.failure_message if seen.status is PaymentStatus.FAILED else None,
     )
@@ -203,18 +218,64 @@ def _moves_forward(payment: Payment, seen: Observation) -> bool:
     current, target = payment.status, seen.status
     if target in TERMINAL:
         return True
+    if current is PaymentStatus.FAILED:
+        return _another_attempt(payment, seen)
+    if current is PaymentStatus.PROCESSING and target is not PaymentStatus.FAILED:
+        # Stripe leaves processing only to settle or to fail. A read that names the debit's
+        # Charge but awaits another way to pay, or names another Charge, comes after the debit
+        # failed (its failure unseen): never from before the debit began, which names none,
+        # or an older one (and record() applies no read older than the payment).
+        return seen.charge_id is not None and (
+            seen.charge_id != payment.charge_id or target is not PaymentStatus.PROCESSING
+        )
     if target is PaymentStatus.PENDING:
         return False
-    if current is PaymentStatus.FAILED:
-        # Only a new attempt (another charge) may follow a failure.
-        return seen.charge_id is not None and seen.charge_id != payment.charge_id
     if target is PaymentStatus.PARTIALLY_FUNDED:
-        return current in (PaymentStatus.PENDING, PaymentStatus.PARTIALLY_FUNDED) and (
-            seen.amount_received > payment.amount_received
-        )
+        return current in (
+            PaymentStatus.PENDING,
+            PaymentStatus.PARTIALLY_FUNDED,
+        ) and _funded_further(payment, seen)
     if target is PaymentStatus.PROCESSING:
-        return current is PaymentStatus.PENDING or (current is PaymentStatus.PARTIALLY_FUNDED)
+        return current is PaymentStatus.PENDING or current is PaymentStatus.PARTIALLY_FUNDED
     return True  # FAILED from pending, processing or partially funded
+
+
+def _another_attempt(failed: Payment, seen: Observation) -> bool:
+    """Whether Stripe shows an attempt made after the one that failed, or another failure.
+
+    Stripe keeps no count of attempts, and an attempt without a Charge (3-D Secure, a bank
+    transfer) leaves none: a new Charge, another PaymentMethod, or money received since the
+    failure each tell a new attempt; a failure whose Stripe facts differ is another failure.
+    The same failure seen again is none of these.
+    """
+    if seen.charge_id is not None and seen.charge_id != failed.charge_id:
+        return True
+    if (
+        seen.payment_method_id is not None
+        and failed.payment_method_id is not None
+        and seen.payment_method_id != failed.payment_method_id
+    ):
+        return True
+    if seen.status is PaymentStatus.FAILED:
+        return (seen.failure_code, seen.failure_message) != (
+            failed.failure_code,
+            failed.failure_message,
+        )
+    return _funded_further(failed, seen)
+
+
+def _funded_further(payment: Payment, seen: Observation) -> bool:
+    """Stripe shows more money in than the payment knows of, by either of its totals (it may
+    move what is received, what is still owed, or both), and neither went back."""
+    owed_before = _owed(payment.amount, payment.amount_received, payment.amount_remaining)
+    owed_now = _owed(payment.amount, seen.amount_received, seen.amount_remaining)
+    if seen.amount_received < payment.amount_received or owed_now > owed_before:
+        return False
+    return seen.amount_received > payment.amount_received or owed_now < owed_before
+
+
+def _owed(amount: int, received: int, remaining: int | None) -> int:
+    return min(amount - received, amount if remaining is None else remaining)
 
 
 def _same_facts(a: Payment, b: Payment) -> bool:
@@ -252,6 +313,7 @@ def describe(payment: Payment) -> dict[str, Any]:
         "source_id": payment.source_id,
         "failure_code": payment.failure_code,
         "failure_message": payment.failure_message,
+        "payment_method_id": payment.payment_method_id,
         "duplicate_charges": [
             {"charge_id": c.charge_id, "amount": c.amount} for c in payment.duplicate_charges
         ],

@@ -13,7 +13,13 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.accounts import AccountPendingAuthorization, ConnectedAccount
-from chalicelib.domain.errors import Conflict, MalformedEvent, MalformedObject, StripeRejected
+from chalicelib.domain.errors import (
+    Conflict,
+    CurrencyMismatch,
+    MalformedEvent,
+    MalformedObject,
+    StripeRejected,
+)
 from chalicelib.domain.history import Cause, CauseKind, Reading, StripeObjectRead, reading
 from chalicelib.domain.metadata import (
     NotOurs,
@@ -21,10 +27,12 @@ from chalicelib.domain.metadata import (
     claimed_payment,
     rebuilt,
     settled_by,
+    signed_payment,
 )
 from chalicelib.domain.payment_methods import observe_bank_account
 from chalicelib.domain.payments import (
     Payment,
+    apply,
     expandable_id,
     observe_charge,
     observe_payment_intent,
@@ -40,9 +48,16 @@ from chalicelib.domain.webhooks import EventEnvelope
 from chalicelib.observability import logger
 from chalicelib.ports import AccountStore, Notifier, PaymentMethodStore, PaymentStore, StripeGateway
 from chalicelib.services.payment_methods import record_bank_account
-from chalicelib.services.transitions import link_source, record
+from chalicelib.services.transitions import link_source, publish_pending, record
 
 DEAUTHORIZED = "account.application.deauthorized"
+
+
+def applied_by_version(event_type: str) -> bool:
+    """Events whose only effect is a payment's conditional write on its version, decided on
+    Stripe's current state: handling one twice finds nothing left to do, so they need no
+    other record of having been handled."""
+    return event_type.startswith("payment_intent.") or event_type == "charge.succeeded"
 
 
 class Outcome(StrEnum):
@@ -126,9 +141,16 @@ class Repairer:
             raise AccountPendingAuthorization(account_id)
         if kind == DEAUTHORIZED:
             return self._deauthorized(account_id)
+        named = self._named_payment(event) if applied_by_version(kind) else None
+        if named is not None and named.nothing_new:
+            # What the event shows is recorded already: Stripe is not asked again.
+            publish_pending(self.payments, self.notifier, named.payment.payment_id)
+            return Outcome.APPLIED
         if account is None or not account.has_access:
             return Outcome.IGNORED_ACCOUNT
         object_id = event.data_object["id"]
+        if named is not None:
+            return self._payment_intent(account, named.payment_intent_id, cause, named.payment)
         if kind.startswith("payment_intent."):
             return self._payment_intent(account, object_id, cause)
         if kind == "charge.succeeded":
@@ -139,24 +161,78 @@ class Repairer:
             return self._customer_source(account, event.data_object)
         return Outcome.IGNORED_TYPE
 
+    def _named_payment(self, event: QueuedEvent) -> _Named | None:
+        """The stored payment whose own PaymentIntent the event's object is (or is a Charge
+        of), found from the object's signed metadata, and whether the object shows anything
+        the payment does not know yet.
+
+        The event's copy of the object only says where to look and whether to look: nothing
+        is ever written from it.
+        """
+        shown, account_id = event.data_object, event.envelope.account
+        signed = signed_payment(shown.get("metadata"), self.keys)
+        if isinstance(signed, NotOurs) or signed.account_id != account_id:
+            return None
+        is_charge = shown.get("object") == "charge"
+        payment_intent_id = expandable_id(shown.get("payment_intent")) if is_charge else shown["id"]
+        if payment_intent_id is None:
+            return None  # a legacy Charge: settled by itself, found by its own indexes
+        payment = self.payments.get(signed.payment_id)
+        if payment is None or payment.payment_intent_id != payment_intent_id:
+            return None
+        try:
+            seen = observe_charge(shown) if is_charge else observe_payment_intent(shown)
+            nothing_new = apply(payment, seen, self.clock()) is None
+        except (MalformedObject, CurrencyMismatch):
+            nothing_new = False
+        return _Named(payment, payment_intent_id, nothing_new)
+
     def _payment_intent(
-        self, account: ConnectedAccount, payment_intent_id: str, cause: Cause
+        self,
+        account: ConnectedAccount,
+        payment_intent_id: str,
+        cause: Cause,
+        read: Payment | None = None,
     ) -> Outcome:
+        """Apply the PaymentIntent to its payment. With `read`, the payment as read just
+        before: then Stripe is read once, and that read is what gets applied."""
         intent = self.stripe.retrieve_payment_intent(account.account_id, payment_intent_id)
-        payment = self._own_payment(intent, account, cause, payment_intent_id=intent["id"])
+        if read is not None:
+            payment: Payment | NotOurs = self._settles(intent, account, read)
+        else:
+            payment = self._own_payment(intent, account, cause, payment_intent_id=intent["id"])
         if isinstance(payment, NotOurs):
             return _not_ours(intent, payment)
-        self._record_payment_intent(account, payment, intent, cause)
+        self._record_payment_intent(account, payment, intent, cause, read_after=read is not None)
         return Outcome.APPLIED
 
+    def _settles(
+        self, intent: dict[str, Any], account: ConnectedAccount, read: Payment
+    ) -> Payment | NotOurs:
+        signed = claimed_payment(intent, account, self.keys)
+        if isinstance(signed, NotOurs):
+            return signed
+        return settled_by(read, signed, payment_intent_id=intent["id"])
+
     def _record_payment_intent(
-        self, account: ConnectedAccount, payment: Payment, intent: dict[str, Any], cause: Cause
+        self,
+        account: ConnectedAccount,
+        payment: Payment,
+        intent: dict[str, Any],
+        cause: Cause,
+        read_after: bool = False,
     ) -> Payment:
+        """Record the PaymentIntent; `read_after`: it was read after the payment was."""
+        reads = [intent] if read_after else []
+
         def observe() -> Reading:
-            fresh = self.stripe.retrieve_payment_intent(account.account_id, intent["id"])
+            # A read made after the payment's read may decide its write; after a lost write,
+            # Stripe is read again.
+            fresh = reads.pop() if reads else None
+            fresh = fresh or self.stripe.retrieve_payment_intent(account.account_id, intent["id"])
             return reading(fresh, observe_payment_intent(fresh))
 
-        first = observe_payment_intent(intent)
+        first = None if read_after else observe_payment_intent(intent)
         return record(self.payments, self.notifier, payment, observe, self.clock(), first, cause)
 
     def _charge(self, account: ConnectedAccount, charge_id: str, cause: Cause) -> Outcome:
@@ -236,10 +312,11 @@ class Repairer:
     def record_payment_intent(
         self, account: ConnectedAccount, payment: Payment, cause: Cause
     ) -> Payment:
-        """Apply the payment's PaymentIntent, read from Stripe now."""
+        """Apply the payment's PaymentIntent, read from Stripe now (after `payment` was read,
+        so that one read decides the write)."""
         assert payment.payment_intent_id is not None
         intent = self.stripe.retrieve_payment_intent(account.account_id, payment.payment_intent_id)
-        return self._record_payment_intent(account, payment, intent, cause)
+        return self._record_payment_intent(account, payment, intent, cause, read_after=True)
 
     def _customer_source(self, account: ConnectedAccount, source: dict[str, Any]) -> Outcome:
         # Cards and Sources attached to customers are not saved payment methods of ours.
@@ -304,6 +381,13 @@ class Repairer:
         if payment is None and source_id is not None:
             payment = self.payments.find_by_source(source_id)
         return _of_account(payment, account)
+
+
+@dataclass(frozen=True)
+class _Named:
+    payment: Payment
+    payment_intent_id: str
+    nothing_new: bool
 
 
 def _of_account(payment: Payment | None, account: ConnectedAccount) -> Payment | None:

@@ -27,9 +27,12 @@ def record(
     A change is only written on a Stripe read (`observe()`) made after the payment read that
     its conditional write depends on. Writes then land in the order of their reads: a caller
     that read Stripe before another one wrote can never put an older state over a newer one.
-    `first`, a read made before the payment was read, spares that second read when it shows
-    nothing new. `cause` (with the object read, when `observe` gives a Reading) goes into the
-    payment's history in the same write as the change.
+    `observe()` may answer first with a read already made, if it was made after `payment`
+    was read (a caller that read the payment, then Stripe); after a lost write it must read
+    Stripe again. `first`, a read made before the payment was read (or the event's copy of
+    the object), spares that second read when it shows nothing new. `cause` (with the object
+    read, when `observe` gives a Reading) goes into the payment's history in the same write
+    as the change.
     """
     if first is None or apply(payment, first, now) is not None:
         for _ in range(_ATTEMPTS):

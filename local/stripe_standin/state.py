@@ -299,8 +299,11 @@ class Store:
         if outcome not in outcomes:
             raise invalid("outcome", f"With {method}, outcome is one of: " + ", ".join(outcomes))
         # A customer may pick another way to pay as long as no money has moved yet.
+        instructions = (pi["next_action"] or {}).get("display_bank_transfer_instructions")
+        funded = pi["amount_received"] > 0 or (
+            instructions is not None and instructions["amount_remaining"] < pi["amount"])
         payable = pi["status"] in ("requires_payment_method", "requires_confirmation") or (
-            pi["status"] == "requires_action" and pi["amount_received"] == 0)
+            pi["status"] == "requires_action" and not funded)
         if not payable:
             raise StripeError(
                 400, f"This PaymentIntent's status is {pi['status']}: it cannot be paid again.",
@@ -372,7 +375,10 @@ class Store:
         return journey.result()
 
     @_locked
-    def fund(self, pi_id: str, *, amount: int | None = None, deliver: bool = True) -> dict:
+    def fund(self, pi_id: str, *, amount: int | None = None, received_grows: bool = True,
+             deliver: bool = True) -> dict:
+        """A bank transfer arrives. With `received_grows=False` only `amount_remaining` moves
+        until the last part: whoever reads it must not depend on which total Stripe moves."""
         owner, pi = self._find_any("payment_intent", pi_id)
         instructions = (pi["next_action"] or {}).get("display_bank_transfer_instructions")
         if pi["status"] != "requires_action" or instructions is None:
@@ -382,7 +388,8 @@ class Store:
         amount = remaining if amount is None else amount
         journey = _Journey(self, owner, pi, deliver)
         if amount < remaining:
-            pi["amount_received"] += amount
+            if received_grows:
+                pi["amount_received"] += amount
             instructions["amount_remaining"] = remaining - amount
             journey.emit("payment_intent.partially_funded", pi)
         else:

@@ -110,6 +110,44 @@ def test_published_notifications_leave_the_outbox(payments, aws, outputs):
     assert "outbox_pending" not in item  # off the sweep's index
 
 
+def test_what_another_writer_left_unpublished_is_published_with_the_next_change(
+    payments, aws, outputs
+):
+    payment = new_payment()
+    payments.insert(payment)
+    processing = replace(payment, status=PaymentStatus.PROCESSING, version=1, updated_at=NOW)
+    # Another consumer wrote v1 and died before publishing it.
+    other = DynamoPaymentStore(aws.client("dynamodb"), outputs["PaymentsTableName"])
+    other.save(processing, 0, notification_of(processing))
+    read = payments.get(payment.payment_id)
+    done = succeeded(read)
+    payments.save(done, read.version, notification_of(done))
+    ids = [f"{payment.payment_id}.v1", f"{payment.payment_id}.v2"]
+    assert [n["notification_id"] for n in payments.unpublished(payment.payment_id)] == ids
+    payments.mark_published(payment.payment_id, ids[0])
+    assert [n["notification_id"] for n in payments.unpublished(payment.payment_id)] == ids[1:]
+    payments.mark_published(payment.payment_id, ids[1])
+    assert other.unpublished(payment.payment_id) == []
+    item = aws.client("dynamodb").get_item(
+        TableName=outputs["PaymentsTableName"], Key={"payment_id": {"S": payment.payment_id}}
+    )["Item"]
+    assert "outbox_pending" not in item
+
+
+def test_a_change_that_lost_its_write_answers_the_outbox_from_dynamodb(payments, aws, outputs):
+    payment = new_payment()
+    payments.insert(payment)
+    read = payments.get(payment.payment_id)
+    other = DynamoPaymentStore(aws.client("dynamodb"), outputs["PaymentsTableName"])
+    done = succeeded(payment)
+    other.save(done, 0, notification_of(done))
+    with pytest.raises(ConcurrentUpdate):
+        payments.save(succeeded(read), read.version, notification_of(succeeded(read)))
+    assert [n["notification_id"] for n in payments.unpublished(payment.payment_id)] == [
+        f"{payment.payment_id}.v1"
+    ]
+
+
 def test_a_duplicate_charge_is_kept_with_the_payment_and_told_in_its_notification(payments):
     payment = new_payment()
     payments.insert(payment)

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 
+import pytest
 import stripe
 
 from chalicelib import wiring
@@ -141,6 +142,31 @@ def test_charge_succeeded_alone_completes_a_payment_through_its_payment_intent(b
     pay(bridge, payment, "card")
     bridge.deliver_all("charge.succeeded")
     assert bridge.payment(payment.payment_id).status is S.SUCCEEDED
+
+
+def test_a_card_payments_events_twice_read_stripe_once_and_tell_the_platform_once(
+    bridge, monkeypatch
+):
+    from chalicelib.adapters.stripe_api import StripeApi
+
+    reads = []
+    real = StripeApi.retrieve_payment_intent
+
+    def counted(self, account_id, payment_intent_id):
+        reads.append(payment_intent_id)
+        return real(self, account_id, payment_intent_id)
+
+    monkeypatch.setattr(StripeApi, "retrieve_payment_intent", counted)
+    monkeypatch.setattr(StripeApi, "retrieve_charge", lambda *args: pytest.fail("read the Charge"))
+    payment = bridge.start_payment(1200)
+    pay(bridge, payment, "card")
+    bridge.deliver_all("charge.succeeded")
+    bridge.deliver_all("payment_intent.succeeded")
+    bridge.deliver_all()  # Stripe sends everything again
+
+    assert reads == [payment.payment_intent_id]
+    assert bridge.payment(payment.payment_id).status is S.SUCCEEDED
+    assert statuses(bridge.told(payment.payment_id)) == [("succeeded", "v1")]
 
 
 # --- legacy Sources -------------------------------------------------------------------------

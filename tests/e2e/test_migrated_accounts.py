@@ -158,11 +158,23 @@ def test_imported_accounts_wait_then_one_admin_authorises_and_recovery_catches_u
         customer
     )
 
-    # The platform was told each step, once, in order.
+    # The platform was told of the recovered verification ...
+    def told_verified():
+        return [
+            n["notification_id"]
+            for n in notifications(stack, platform_inbox, account_a)
+            if n["type"] == "payment_method.updated" and n["status"] == "verified"
+        ]
+
+    assert wait_until(told_verified, 30, "the verification to be told") == [
+        f"{account_a}.{bank_account}.v1"
+    ]
+    # ... and of each step of the account, once, in order.
     told = {
         account: [
             (n["type"], n["notification_id"], n["status"])
             for n in notifications(stack, platform_inbox, account)
+            if n["type"].startswith("account.")
         ]
         for account in (account_a, account_c)
     }

@@ -44,6 +44,7 @@ def test_as_json_it_is_the_payment_the_api_gives(world):
         "source_id": None,
         "failure_code": "card_declined",
         "failure_message": "Your card was declined.",
+        "payment_method_id": None,
         "duplicate_charges": [],
     }
 

@@ -217,7 +217,40 @@ def test_a_charge_of_a_payment_intent_is_read_through_its_payment_intent(h):
     h.stripe.calls.clear()
     assert h.last("charge.succeeded") is Outcome.APPLIED
     assert h.payments.get(payment.payment_id).status is S.SUCCEEDED
+    assert h.stripe.calls == ["retrieve_payment_intent"]
+    # The PaymentIntent's own event shows nothing the payment does not know: Stripe is not asked.
+    assert h.last("payment_intent.succeeded") is Outcome.APPLIED
+    assert h.stripe.calls == ["retrieve_payment_intent"]
+    assert len(h.notifier.published) == 1
+
+
+def test_a_charge_event_without_the_payments_metadata_finds_it_through_stripe(h):
+    payment = h.payment()
+    h.store.pay(h.intent_for(payment), method="card")
+    event = h.events("charge.succeeded")[-1]
+    event["data"]["object"]["metadata"] = {}
+    h.stripe.calls.clear()
+    assert h.handle(event) is Outcome.APPLIED
+    assert h.payments.get(payment.payment_id).status is S.SUCCEEDED
     assert h.stripe.calls[:2] == ["retrieve_charge", "retrieve_payment_intent"]
+
+
+def test_only_what_stripe_says_is_applied_whatever_the_events_copy_shows(h):
+    payment = h.payment()
+    pi = h.intent_for(payment)
+    h.store.pay(pi, method="card")
+    event = h.events("payment_intent.succeeded")[-1]
+    # A copy of the object saying "still pending" (forged or stale) hides nothing: the real
+    # change comes with its own event, and this one, showing nothing new, asks nothing.
+    event["data"]["object"].update(status="requires_payment_method", amount_received=0)
+    h.stripe.calls.clear()
+    assert h.handle(event) is Outcome.APPLIED
+    assert h.stripe.calls == [] and h.payments.get(payment.payment_id).status is S.PENDING
+    # A copy saying "succeeded" makes the service read Stripe, and only what Stripe says counts.
+    event["data"]["object"].update(status="succeeded", amount_received=payment.amount)
+    assert h.handle(event) is Outcome.APPLIED
+    assert h.stripe.calls == ["retrieve_payment_intent"]
+    assert h.payments.get(payment.payment_id).status is S.SUCCEEDED
 
 
 def test_a_canceled_payment_intent_ends_the_payment(h):
