@@ -204,6 +204,7 @@ def stripe_account_webhook(account_id: str) -> Response:
             wiring.verifier_for,
             wiring.event_queue(),
             wiring.settings().livemode,
+            health=wiring.webhook_health,
         )
     )
 

@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.errors import InvalidInput, WebhookRejected
@@ -20,7 +21,7 @@ from chalicelib.domain.webhooks import (
     for_endpoint,
 )
 from chalicelib.observability import logger
-from chalicelib.ports import AccountStore, EventQueue, EventVerifier
+from chalicelib.ports import AccountStore, EventQueue, EventVerifier, WebhookHealthStore
 
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 # Checked against when the URL names no usable account, so that such a request costs the same
@@ -65,11 +66,15 @@ def ingest_for_account(
     queue: EventQueue,
     livemode: bool,
     now: Callable[[], float] = time.time,
+    health: Callable[[], WebhookHealthStore] | None = None,
 ) -> Ingested:
     """A delivery to one account's dedicated URL, checked with that account's own secrets.
 
     Until a signature verifies, the answer is the same whether the account is unknown, has no
     secret or exists: the URL is public and must not tell who is connected.
+
+    A known account's delivery is counted (verified or refused) for its webhook health, once
+    the answer is decided: one write, and its failure never fails the delivery.
     """
     _check_size(raw_body)
     account = accounts.get(account_id) if _ACCOUNT_ID.fullmatch(account_id) else None
@@ -85,12 +90,38 @@ def ingest_for_account(
                 "webhook for an account that cannot take one",
                 extra={"account_state": "no_secret" if account else "unknown_account"},
             )
+        if account is not None:
+            _count_delivery(health, account.account_id, False, now)
         raise
     if account is None:  # unreachable: nothing verifies against the unknown secret
         raise WebhookRejected("bad_signature", "no valid signature for this endpoint")
-    if not account.has_access:
-        raise WebhookRejected("disconnected_account", "this account is disconnected")
-    return _accept(event, raw_body, queue, livemode, dedicated_account=account_id)
+    try:
+        if not account.has_access:
+            raise WebhookRejected("disconnected_account", "this account is disconnected")
+        return _accept(event, raw_body, queue, livemode, dedicated_account=account_id)
+    finally:
+        _count_delivery(health, account.account_id, True, now)
+
+
+def _count_delivery(
+    health: Callable[[], WebhookHealthStore] | None,
+    account_id: str,
+    verified: bool,
+    now: Callable[[], float],
+) -> None:
+    """Best effort: the delivery's answer never waits on, or fails with, its health count.
+
+    Only known accounts are counted, so the public URL cannot grow the table with made-up ids.
+    """
+    if health is None:
+        return
+    try:
+        health().record(account_id, verified, datetime.fromtimestamp(now(), UTC))
+    except Exception as failure:
+        logger.warning(
+            "webhook health not recorded",
+            extra={"account": account_id, "reason": type(failure).__name__},
+        )
 
 
 def _verified(
