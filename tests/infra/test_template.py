@@ -16,7 +16,12 @@ from tests.infra.iam import StackIam
 PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT / "infra" / "template.yaml"
 ROLES = ("ApiRole", "ConsumerRole", "RecoveryFanOutRole", "RecoveryWorkerRole")
-TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable", "EventFailuresTable"}
+TTL_TABLES = {
+    "IdempotencyTable",
+    "ConnectSessionsTable",
+    "EventFailuresTable",
+    "WebhookHealthTable",
+}
 MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable"}
 
 
@@ -69,7 +74,7 @@ def test_both_queues_keep_messages_fourteen_days_encrypted(template):
 
 def test_every_table_is_encrypted_and_on_demand(template):
     tables = resources_of_type(template, "AWS::DynamoDB::Table")
-    assert len(tables) == 7
+    assert len(tables) == 8
     for table in tables.values():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
         assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -100,6 +105,7 @@ def test_short_lived_tables_expire_items_by_ttl(template):
         "IdempotencyTable": {"AttributeName": "expiration", "Enabled": True},
         "ConnectSessionsTable": {"AttributeName": "expires_at", "Enabled": True},
         "EventFailuresTable": {"AttributeName": "expires_at", "Enabled": True},
+        "WebhookHealthTable": {"AttributeName": "expires_at", "Enabled": True},
     }
 
 
