@@ -300,3 +300,15 @@ def test_a_disconnected_account_s_endpoints_are_out_of_the_platforms_reach(clien
     client.oauth.deauthorize({"stripe_user_id": "acct_demo"})
     with pytest.raises(stripe.PermissionError):
         client.v1.webhook_endpoints.list(options=ACCOUNT)
+
+
+def test_an_endpoints_secret_can_be_revealed_as_in_the_dashboard(client, control):
+    control.account("acct_demo")
+    created = client.v1.webhook_endpoints.create(
+        {"url": "https://example.test/own", "enabled_events": ["*"]}, ACCOUNT
+    )
+    assert control.get(f"/_standin/webhook_endpoints/{created.id}/secret") == {
+        "secret": created.secret
+    }
+    status, answer = control.call("GET", "/_standin/webhook_endpoints/we_nothing/secret")
+    assert status == 404 and answer["error"]["code"] == "resource_missing"
