@@ -21,7 +21,7 @@ from chalicelib.admin_http import (
 from chalicelib.api import payment_method_view, payment_view, started_payment_view
 from chalicelib.connect_http import (
     FORM_CONTENT_TYPE,
-    account_view,
+    account_with_health,
     accounts_view,
     browser_page,
     callback_url,
@@ -182,7 +182,7 @@ def disconnect_company_account(company_id: str, account_id: str) -> dict[str, An
     )
     logger.info("account disconnected", extra={"company_id": company_id})
     count("AccountDisconnected")
-    return account_view(account, request())
+    return account_with_health(account, request())
 
 
 # --- The webhook overview an admin link opens --------------------------------------------

@@ -155,6 +155,11 @@ def accounts_view(accounts: list[ConnectedAccount], current_request: Any) -> dic
     }
 
 
+def account_with_health(account: ConnectedAccount, current_request: Any) -> dict[str, Any]:
+    """One account as the listing shows it (the same shape everywhere in the platform API)."""
+    return accounts_view([account], current_request)["accounts"][0]
+
+
 def account_view(
     account: ConnectedAccount, current_request: Any, health: WebhookHealth | None = None
 ) -> dict[str, Any]:

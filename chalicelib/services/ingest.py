@@ -6,8 +6,11 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as StillRunning
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from chalicelib.domain.errors import InvalidInput, WebhookRejected
@@ -27,6 +30,8 @@ _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 # Checked against when the URL names no usable account, so that such a request costs the same
 # HMAC as one for a real account and fails the same way; nobody knows this value.
 _NO_ACCOUNT_SECRET = f"whsec_{secrets.token_hex(24)}"
+# A delivery's answer waits this long at most for its health count, written meanwhile.
+HEALTH_WAIT_SECONDS = 0.25
 
 
 class EnqueueFailed(Exception):
@@ -91,16 +96,23 @@ def ingest_for_account(
                 extra={"account_state": "no_secret" if account else "unknown_account"},
             )
         if account is not None:
-            _count_delivery(health, account.account_id, False, now)
+            _settle(_count_delivery(health, account.account_id, False, now))
         raise
     if account is None:  # unreachable: nothing verifies against the unknown secret
         raise WebhookRejected("bad_signature", "no valid signature for this endpoint")
+    # Written while the event is queued: the answer waits for the slower of the two only.
+    counting = _count_delivery(health, account.account_id, True, now)
     try:
         if not account.has_access:
             raise WebhookRejected("disconnected_account", "this account is disconnected")
         return _accept(event, raw_body, queue, livemode, dedicated_account=account_id)
     finally:
-        _count_delivery(health, account.account_id, True, now)
+        _settle(counting)
+
+
+@cache
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhook-health")
 
 
 def _count_delivery(
@@ -108,20 +120,44 @@ def _count_delivery(
     account_id: str,
     verified: bool,
     now: Callable[[], float],
-) -> None:
-    """Best effort: the delivery's answer never waits on, or fails with, its health count.
+) -> Future[None] | None:
+    """Best effort: one write, started beside the delivery's own work; its failure is logged,
+    never the delivery's.
 
     Only known accounts are counted, so the public URL cannot grow the table with made-up ids.
     """
     if health is None:
+        return None
+    try:
+        store, at = health(), datetime.fromtimestamp(now(), UTC)
+        return _background().submit(_record, store, account_id, verified, at)
+    except Exception as failure:
+        _not_recorded(account_id, failure)
+        return None
+
+
+def _record(store: WebhookHealthStore, account_id: str, verified: bool, at: datetime) -> None:
+    try:
+        store.record(account_id, verified, at)
+    except Exception as failure:
+        _not_recorded(account_id, failure)
+
+
+def _settle(counting: Future[None] | None) -> None:
+    """Wait a little for the count: a slow store delays the answer HEALTH_WAIT_SECONDS at most."""
+    if counting is None:
         return
     try:
-        health().record(account_id, verified, datetime.fromtimestamp(now(), UTC))
-    except Exception as failure:
-        logger.warning(
-            "webhook health not recorded",
-            extra={"account": account_id, "reason": type(failure).__name__},
-        )
+        counting.result(timeout=HEALTH_WAIT_SECONDS)
+    except StillRunning:
+        logger.warning("webhook health still being recorded; answering without it")
+
+
+def _not_recorded(account_id: str, failure: Exception) -> None:
+    logger.warning(
+        "webhook health not recorded",
+        extra={"account": account_id, "reason": type(failure).__name__},
+    )
 
 
 def _verified(

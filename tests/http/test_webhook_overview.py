@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -310,3 +311,20 @@ def test_the_overview_speaks_french_when_the_link_asks(client, company):
     assert 'lang="fr"' in html and "Webhooks Stripe de Acmé" in html
     assert "Le créer pour moi" in section(page, account_id)
     assert "Enregistrer le secret" in section(page, account_id)
+
+
+def test_a_slow_health_store_delays_a_delivery_a_quarter_second_at_most(
+    client, company, monkeypatch, queue
+):
+    company_id, account_id = company
+    wiring.account_store().set_webhook_secrets(account_id, (PASTED,))
+
+    class Stalled:
+        def record(self, *args) -> None:
+            time.sleep(3)
+
+    monkeypatch.setattr(wiring, "webhook_health", lambda: Stalled())
+    started = time.monotonic()
+    assert deliver(client, account_id, PASTED) == 200
+    assert time.monotonic() - started < 2
+    assert len(queue()) == 1  # queued all the same
