@@ -11,6 +11,13 @@ from typing import Any
 from chalice import Chalice, Response
 
 from chalicelib import consumer, recovery_jobs, sweep_jobs, wiring
+from chalicelib.admin_http import (
+    admin_link_view,
+    admin_page,
+    create_endpoint,
+    save_secret,
+    show_overview,
+)
 from chalicelib.api import (
     history_view,
     payment_method_view,
@@ -19,7 +26,8 @@ from chalicelib.api import (
 )
 from chalicelib.connect_http import (
     FORM_CONTENT_TYPE,
-    account_view,
+    account_with_health,
+    accounts_view,
     browser_page,
     callback_url,
     link_view,
@@ -30,6 +38,7 @@ from chalicelib.connect_http import (
     show_link_page,
 )
 from chalicelib.domain.accounts import parse_signing_secrets
+from chalicelib.domain.admin import parse_admin_link_request
 from chalicelib.domain.connect import parse_account_id, parse_connect_request
 from chalicelib.domain.payment_requests import parse_id, parse_start_payment
 from chalicelib.http import (
@@ -175,7 +184,7 @@ def connect_callback() -> Response:
 @platform_endpoint(request)
 def list_company_accounts(company_id: str) -> dict[str, Any]:
     accounts = wiring.connect_service().accounts_of(parse_id(company_id, "company_id"))
-    return {"accounts": [account_view(account, request()) for account in accounts]}
+    return accounts_view(accounts, request())
 
 
 @app.route("/companies/{company_id}/accounts/{account_id}", methods=["DELETE"])
@@ -187,7 +196,47 @@ def disconnect_company_account(company_id: str, account_id: str) -> dict[str, An
     )
     logger.info("account disconnected", extra={"company_id": company_id})
     count("AccountDisconnected")
-    return account_view(account, request())
+    return account_with_health(account, request())
+
+
+# --- The webhook overview an admin link opens --------------------------------------------
+
+
+@app.route("/companies/{company_id}/admin-links", methods=["POST"])
+@platform_endpoint(request)
+def create_admin_link(company_id: str) -> Response:
+    link = wiring.admin_links().create(
+        parse_admin_link_request(company_id, json_body(request().raw_body))
+    )
+    logger.info("admin link created", extra={"company_id": link.company_id})
+    count("AdminLinkCreated")
+    return Response(body=admin_link_view(link, request()), status_code=201)
+
+
+@app.route("/admin/{link_id}", methods=["GET"])
+@admin_page(request)
+def show_webhook_overview(link_id: str) -> Response:
+    return show_overview(wiring.admin_links().open(link_id), link_id, request())
+
+
+@app.route(
+    "/admin/{link_id}/accounts/{account_id}/endpoint",
+    methods=["POST"],
+    content_types=[FORM_CONTENT_TYPE],
+)
+@admin_page(request)
+def create_account_endpoint(link_id: str, account_id: str) -> Response:
+    return create_endpoint(link_id, account_id, request())
+
+
+@app.route(
+    "/admin/{link_id}/accounts/{account_id}/signing-secret",
+    methods=["POST"],
+    content_types=[FORM_CONTENT_TYPE],
+)
+@admin_page(request)
+def save_account_signing_secret(link_id: str, account_id: str) -> Response:
+    return save_secret(link_id, account_id, request())
 
 
 # --- Stripe webhooks ----------------------------------------------------------------------
@@ -218,6 +267,7 @@ def stripe_account_webhook(account_id: str) -> Response:
             wiring.verifier_for,
             wiring.event_queue(),
             wiring.settings().livemode,
+            health=wiring.webhook_health,
         )
     )
 

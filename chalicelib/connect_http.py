@@ -15,6 +15,7 @@ from chalicelib import wiring
 from chalicelib.connect_pages import connected_page, failure_page, link_page
 from chalicelib.domain.accounts import ConnectedAccount
 from chalicelib.domain.connect import Callback, ConnectFailed, ConnectRequest, choose_locale
+from chalicelib.domain.webhook_health import WebhookHealth, health_view
 from chalicelib.domain.webhooks import webhook_overview
 from chalicelib.http import public_base_url
 from chalicelib.observability import count, logger
@@ -71,7 +72,7 @@ def show_link_page(shown: LinkPage, link_id: str, current_request: Any) -> Respo
     parts = urlsplit(form_url)
     form_action = f"{parts.scheme}://{parts.netloc} {shown.stripe_origin}"
     # Strict: the form posts from this very page, never from another site.
-    cookie = _cookie_header(
+    cookie = set_cookie(
         CSRF_COOKIE, shown.csrf, shown.expires_in, parts.path, "Strict", current_request
     )
     return link_page(
@@ -95,7 +96,7 @@ def parse_continue(current_request: Any) -> tuple[str | None, str | None]:
             fields = {}
         values = fields.get(CSRF_FIELD) or []
         token = values[0] if len(values) == 1 else None
-    return token, _read_cookie(current_request, CSRF_COOKIE)
+    return token, read_cookie(current_request, CSRF_COOKIE)
 
 
 def redirect_to_stripe(redirect: Redirect, current_request: Any) -> Response:
@@ -144,7 +145,27 @@ def link_view(link: NewLink, current_request: Any) -> dict[str, Any]:
     }
 
 
-def account_view(account: ConnectedAccount, current_request: Any) -> dict[str, Any]:
+def accounts_view(accounts: list[ConnectedAccount], current_request: Any) -> dict[str, Any]:
+    """A company's accounts, each with its webhook's health (read from Stripe as the account)."""
+    overviews = wiring.webhook_overview().of_accounts(accounts, public_base_url(current_request))
+    return {
+        "accounts": [
+            account_view(item.account, current_request, item.health) for item in overviews
+        ]
+    }
+
+
+def account_with_health(account: ConnectedAccount, current_request: Any) -> dict[str, Any]:
+    """One account as the listing shows it (the same shape everywhere in the platform API)."""
+    return accounts_view([account], current_request)["accounts"][0]
+
+
+def account_view(
+    account: ConnectedAccount, current_request: Any, health: WebhookHealth | None = None
+) -> dict[str, Any]:
+    webhook = webhook_overview(public_base_url(current_request), account.account_id)
+    if health is not None:
+        webhook["health"] = health_view(health)
     return {
         "account_id": account.account_id,
         "company_id": account.company_id,
@@ -159,7 +180,7 @@ def account_view(account: ConnectedAccount, current_request: Any) -> dict[str, A
         "imported_at": account.imported_at,
         "email": account.email,
         "history": [{"status": step.status, "at": step.at} for step in account.history],
-        "webhook": webhook_overview(public_base_url(current_request), account.account_id),
+        "webhook": webhook,
         "connect_link": _connect_link(account, current_request),
     }
 
@@ -187,12 +208,13 @@ def _language(current_request: Any, request: ConnectRequest | None) -> str:
 def _cookie(current_request: Any, value: str, max_age: int) -> str:
     path = urlsplit(public_base_url(current_request)).path.rstrip("/") + CALLBACK_PATH
     # Lax: sent on Stripe's top-level redirect back.
-    return _cookie_header(STATE_COOKIE, value, max_age, path, "Lax", current_request)
+    return set_cookie(STATE_COOKIE, value, max_age, path, "Lax", current_request)
 
 
-def _cookie_header(
+def set_cookie(
     name: str, value: str, max_age: int, path: str, same_site: str, current_request: Any
 ) -> str:
+    """A Set-Cookie value: HttpOnly, and Secure except on a developer's machine."""
     attributes = [f"{name}={value}", f"Max-Age={max_age}", f"Path={path}", "HttpOnly"]
     attributes.append(f"SameSite={same_site}")
     if wiring.settings().stage != "local":  # the local stack serves plain http
@@ -201,10 +223,10 @@ def _cookie_header(
 
 
 def _state_cookie(current_request: Any) -> str | None:
-    return _read_cookie(current_request, STATE_COOKIE)
+    return read_cookie(current_request, STATE_COOKIE)
 
 
-def _read_cookie(current_request: Any, name: str) -> str | None:
+def read_cookie(current_request: Any, name: str) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(current_request.headers.get("cookie") or "")

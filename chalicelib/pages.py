@@ -1,30 +1,36 @@
-"""The few HTML pages an admin sees in a browser: escaped string templates, no outside resources."""
+"""The HTML pages an admin sees in a browser: templates in chalicelib/templates, rendered with
+no outside resources, and the headers every page carries."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from html import escape
-from string import Template
+from pathlib import Path
+from typing import Any
 
 from chalice import Response
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;"
-    "line-height:1.5;color:#1f2328}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}"
-    "code{background:#f1f3f5;padding:.1rem .3rem;border-radius:3px;word-break:break-all}"
-    ".ok h1{color:#0b6b2e}.failed h1{color:#a4161a}li{margin:.2rem 0}"
-    "button{font:inherit;padding:.5rem 1.2rem;border:0;border-radius:4px;background:#635bff;"
-    "color:#fff;cursor:pointer}dt{font-weight:600}dd{margin:0 0 .5rem 0}"
-)
-_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+# Static files, read here (not through Jinja2) so that their hashes need no template engine.
+STYLE = (_TEMPLATES / "style.css").read_text(encoding="utf-8")
+COPY_SCRIPT = (_TEMPLATES / "copy.js").read_text(encoding="utf-8")
 
 
-def content_security_policy(form_action: str = "'none'") -> str:
-    """Only the inline style above may apply; no script, image, font or frame, and a form only
-    where a page has one (form-action also covers where its answer redirects to)."""
+def _sha256(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+
+_STYLE_HASH = _sha256(STYLE)
+_SCRIPT_HASH = _sha256(COPY_SCRIPT)
+
+
+def content_security_policy(form_action: str = "'none'", script: bool = False) -> str:
+    """Only the inline style (and, where a page has one, its copy script) may apply; no image,
+    font or frame, and a form only where a page has one (form-action also covers where its
+    answer redirects to)."""
+    script_src = f"script-src 'sha256-{_SCRIPT_HASH}'; " if script else ""
     return (
-        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; base-uri 'none'; "
+        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; {script_src}base-uri 'none'; "
         f"form-action {form_action}; frame-ancestors 'none'"
     )
 
@@ -40,66 +46,26 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
-_PAGE = Template(
-    """<!doctype html>
-<html lang="$lang">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>$title</title>
-<style>$style</style>
-</head>
-<body>
-<main id="$page_id" class="$kind">
-<h1>$title</h1>
-$body
-</main>
-</body>
-</html>
-"""
-)
-
-
-class Html(str):
-    """Markup that is already safe; anything else put into a page is escaped."""
-
-
-def html(text: str | Html) -> Html:
-    return text if isinstance(text, Html) else Html(escape(text))
-
-
-def join(*parts: str | Html) -> Html:
-    return Html("".join(html(part) for part in parts))
-
-
-def tag(element: str, content: str | Html = "", **attributes: str) -> Html:
-    rendered = "".join(
-        f' {key.rstrip("_").replace("_", "-")}="{escape(value)}"'
-        for key, value in attributes.items()
-    )
-    return Html(f"<{element}{rendered}>{html(content)}</{element}>")
-
-
-def void(element: str, **attributes: str) -> Html:
-    """An element without content (input)."""
-    return Html(tag(element, **attributes).removesuffix(f"</{element}>"))
-
 
 def page(
     status: int,
+    template: str,
     lang: str,
     page_id: str,
     kind: str,
-    title: str,
-    body: Html,
     headers: dict[str, str] | None = None,
+    **context: Any,
 ) -> Response:
-    text = _PAGE.substitute(
-        lang=escape(lang),
-        title=escape(title),
-        style=_STYLE,
-        page_id=escape(page_id),
-        kind=escape(kind),
-        body=body,
+    """A page rendered from `template` in language `lang` (its words from the catalogs)."""
+    from chalicelib.rendering import render  # Jinja2 only when a page is asked for
+
+    text = render(
+        template,
+        lang,
+        page_id=page_id,
+        kind=kind,
+        style=STYLE,
+        script=COPY_SCRIPT,
+        **context,
     )
     return Response(body=text, status_code=status, headers={**HEADERS, **(headers or {})})

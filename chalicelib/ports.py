@@ -7,6 +7,7 @@ tests may implement them in memory.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.domain.accounts import AccountChange, ActiveChange, ConnectedAccount
@@ -17,6 +18,7 @@ from chalicelib.domain.payment_methods import SavedPaymentMethod
 from chalicelib.domain.payments import Payment
 from chalicelib.domain.recovery import Watermark
 from chalicelib.domain.sweep import CheckSchedule
+from chalicelib.domain.webhook_health import HourBucket
 from chalicelib.domain.webhooks import EventEnvelope
 
 
@@ -269,3 +271,25 @@ class AccountDirectory(Protocol):
 class WorkQueue(Protocol):
     def send_accounts(self, account_ids: Sequence[str]) -> None:
         """One message per account; raises if any could not be queued."""
+
+
+class WebhookHealthStore(Protocol):
+    """What arrived at each account's dedicated webhook URL, per hour."""
+
+    def record(self, account_id: str, verified: bool, at: datetime) -> None:
+        """Count one delivery (its signature verified or not); one cheap write."""
+
+    def recent(self, account_id: str) -> list[HourBucket]:
+        """The account's newest hourly buckets, at least those of the last 24 hours."""
+
+
+class WebhookEndpoints(Protocol):
+    """Webhook endpoints on Stripe: the platform's own, or one connected account's."""
+
+    def list_webhook_endpoints(self) -> list[dict[str, Any]]: ...
+
+    def create_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def update_webhook_endpoint(
+        self, endpoint_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]: ...

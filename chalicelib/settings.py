@@ -37,6 +37,8 @@ class Settings:
     stripe_max_retries: int
     idempotency_expiry_seconds: int
     connect_link_ttl_seconds: int = 15 * 60
+    # An admin link opens the webhook overview for this long (its forms included).
+    admin_link_ttl_seconds: int = 30 * 60
     # Long enough for an admin who creates a Stripe account on the way.
     connect_state_ttl_seconds: int = 60 * 60
     # The KMS key that seals the secrets stored for connected accounts.
@@ -89,6 +91,10 @@ class Settings:
         return f"{self.service_name}-connect-sessions"
 
     @cached_property
+    def webhook_health_table(self) -> str:
+        return f"{self.service_name}-webhook-health"
+
+    @cached_property
     def recovery_table(self) -> str:
         return f"{self.service_name}-recovery"
 
@@ -117,6 +123,7 @@ class Settings:
             ),
             connect_link_ttl_seconds=int(60 * _number(env, "CONNECT_LINK_TTL_MINUTES", 15)),
             connect_state_ttl_seconds=int(60 * _number(env, "CONNECT_STATE_TTL_MINUTES", 60)),
+            admin_link_ttl_seconds=int(60 * _number(env, "ADMIN_LINK_TTL_MINUTES", 30)),
             secrets_key_id=env.get("SECRETS_KEY_ID") or f"alias/{service_name}-secrets",
             recovery_queue_url=env.get("RECOVERY_QUEUE_URL") or None,
             recovery_overlap_seconds=int(_number(env, "RECOVERY_OVERLAP_SECONDS", 300)),

@@ -14,12 +14,14 @@ from chalicelib.domain.metadata import SigningKeys
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.ports import SecretBox
+    from chalicelib.ports import SecretBox, WebhookHealthStore
     from chalicelib.services.accounts import Accounts
+    from chalicelib.services.admin_links import AdminLinks
     from chalicelib.services.connect import ConnectService
     from chalicelib.services.payments import PaymentsService
     from chalicelib.services.repair import Repairer
     from chalicelib.services.sweep import Sweep
+    from chalicelib.services.webhook_overview import WebhookOverview
 
 SECRET_STRIPE_KEY = "stripe-secret-key"
 SECRET_PLATFORM_TOKEN = "platform-api-token"
@@ -105,6 +107,29 @@ def connect_service() -> ConnectService:
     )
 
 
+def admin_links() -> AdminLinks:
+    from chalicelib.services.admin_links import AdminLinks
+
+    return AdminLinks(connect_sessions(), settings().admin_link_ttl_seconds)
+
+
+def webhook_overview() -> WebhookOverview:
+    from chalicelib.adapters.stripe_api import API_VERSION, StripeWebhookEndpoints
+    from chalicelib.services.webhook_overview import WebhookOverview
+
+    client = _stripe_client(
+        secrets().get(SECRET_STRIPE_KEY), secrets().get_optional(SECRET_CLIENT_ID)
+    )
+    return WebhookOverview(
+        account_store(),
+        webhook_health(),
+        lambda account_id: StripeWebhookEndpoints(client, account_id),
+        settings().service_name,
+        API_VERSION,
+        lambda: datetime.now(UTC),
+    )
+
+
 def webhook_secrets() -> list[str]:
     raw = secrets().get(SECRET_WEBHOOK_SIGNING)
     return [s for s in raw.replace(",", " ").split() if s]
@@ -148,6 +173,14 @@ class _LazyClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(aws(self._service), name)
+
+
+@cache
+def webhook_health() -> WebhookHealthStore:
+    from chalicelib.adapters.webhook_health import DynamoWebhookHealth
+
+    # The webhook's own DynamoDB client: a second client would add ~45 ms to its cold start.
+    return DynamoWebhookHealth(aws("dynamodb"), settings().webhook_health_table)
 
 
 @cache

@@ -14,7 +14,7 @@ import sys
 import threading
 
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, LocalDevServer
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
 
 from local.lifetime import run_until_signalled
 from ops.stage import PROJECT_DIR
@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> None:
     factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     app = config.chalice_app  # loading the app is what applies the stage's variables
+    # As `chalice local` does: each request thread sees its own `app.current_request`. Shared,
+    # a webhook arriving during a page's request would answer the page with its headers.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
     os.environ.update(dict(item.split("=", 1) for item in args.env))
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=_RequestHandler)
     # Served from a thread, so that Ctrl-C (which reaches every process of the stack) stops it

@@ -179,20 +179,26 @@ def _parse_event(payload: str) -> dict[str, Any]:
 
 
 class StripeWebhookEndpoints:
-    """The platform's own webhook endpoints (no Stripe-Account: they belong to the platform)."""
+    """Webhook endpoints of the platform, or, given an account id, of that connected account
+    (read and written as the account, with Stripe-Account)."""
 
-    def __init__(self, client: stripe.StripeClient) -> None:
+    def __init__(self, client: stripe.StripeClient, account_id: str | None = None) -> None:
         self._client = client
+        self._options: Any = {"stripe_account": account_id} if account_id else {}
 
     def list_webhook_endpoints(self) -> list[dict[str, Any]]:
         with _translated_errors():
-            page = self._client.v1.webhook_endpoints.list({"limit": 100})
+            page = self._client.v1.webhook_endpoints.list({"limit": 100}, self._options)
             return [endpoint.to_dict() for endpoint in page.auto_paging_iter()]
 
     def create_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]:
         with _translated_errors():
-            return self._client.v1.webhook_endpoints.create(params).to_dict()  # type: ignore[arg-type]
+            return self._client.v1.webhook_endpoints.create(params, self._options).to_dict()  # type: ignore[arg-type]
 
     def update_webhook_endpoint(self, endpoint_id: str, params: dict[str, Any]) -> dict[str, Any]:
         with _translated_errors():
-            return self._client.v1.webhook_endpoints.update(endpoint_id, params).to_dict()  # type: ignore[arg-type]
+            return self._client.v1.webhook_endpoints.update(
+                endpoint_id,
+                params,  # type: ignore[arg-type]
+                self._options,
+            ).to_dict()

@@ -1,21 +1,23 @@
-"""Keeps the platform's Connect webhook endpoint on Stripe exactly as the service needs it."""
+"""Keeps the service's webhook endpoints on Stripe exactly as it needs them: the platform's
+Connect endpoint, and each connected account's own endpoint at its dedicated URL."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from chalicelib.domain.webhook_health import ENDPOINT_MARKER, find_endpoint
 from chalicelib.domain.webhooks import HANDLED_EVENT_TYPES
+from chalicelib.ports import WebhookEndpoints
 
-
-class WebhookEndpoints(Protocol):
-    def list_webhook_endpoints(self) -> list[dict[str, Any]]: ...
-
-    def create_webhook_endpoint(self, params: dict[str, Any]) -> dict[str, Any]: ...
-
-    def update_webhook_endpoint(
-        self, endpoint_id: str, params: dict[str, Any]
-    ) -> dict[str, Any]: ...
+__all__ = [
+    "EndpointMismatch",
+    "Provisioned",
+    "WebhookEndpoints",
+    "ensure_account_endpoint",
+    "ensure_connect_endpoint",
+]
 
 
 class EndpointMismatch(Exception):
@@ -30,21 +32,49 @@ class Provisioned:
 
 
 def ensure_connect_endpoint(stripe: WebhookEndpoints, url: str, api_version: str) -> Provisioned:
-    """Create or update the endpoint for `url`; running it again changes nothing."""
-    wanted = sorted(HANDLED_EVENT_TYPES)
+    """Create or update the platform's endpoint for `url`; running it again changes nothing."""
     existing = [e for e in stripe.list_webhook_endpoints() if e.get("url") == url]
-    if not existing:
+    return _ensure(
+        stripe,
+        existing[0] if existing else None,
+        url,
+        api_version,
+        {"connect": True, "description": "stripe-bridge: payment repair for connected accounts"},
+    )
+
+
+def ensure_account_endpoint(
+    stripe: WebhookEndpoints, url: str, api_version: str, service_name: str
+) -> Provisioned:
+    """Create or bring back in line a connected account's own endpoint (`stripe` acts as the
+    account). Ours is the one the service marked, else one at `url`; an admin's edits (URL,
+    events, disabled) are undone, the admin's other endpoints left alone."""
+    found = find_endpoint(stripe.list_webhook_endpoints(), url, service_name)
+    return _ensure(
+        stripe,
+        found,
+        url,
+        api_version,
+        {
+            "description": "stripe-bridge: payments of the invoicing platform",
+            "metadata": {ENDPOINT_MARKER: service_name},
+        },
+    )
+
+
+def _ensure(
+    stripe: WebhookEndpoints,
+    endpoint: Mapping[str, Any] | None,
+    url: str,
+    api_version: str,
+    create_extra: dict[str, Any],
+) -> Provisioned:
+    wanted = sorted(HANDLED_EVENT_TYPES)
+    if endpoint is None:
         created = stripe.create_webhook_endpoint(
-            {
-                "url": url,
-                "connect": True,
-                "enabled_events": wanted,
-                "api_version": api_version,
-                "description": "stripe-bridge: payment repair for connected accounts",
-            }
+            {"url": url, "enabled_events": wanted, "api_version": api_version, **create_extra}
         )
         return Provisioned(created["id"], "created", created.get("secret"))
-    endpoint = existing[0]
     if endpoint.get("api_version") not in (None, api_version):
         # Stripe cannot change an endpoint's API version in place.
         raise EndpointMismatch(
@@ -52,9 +82,12 @@ def ensure_connect_endpoint(stripe: WebhookEndpoints, url: str, api_version: str
             f"{endpoint['api_version']}, not {api_version}; delete it in Stripe and run again"
         )
     if (
-        sorted(endpoint.get("enabled_events") or []) == wanted
+        endpoint.get("url") == url
+        and sorted(endpoint.get("enabled_events") or []) == wanted
         and endpoint.get("status") != "disabled"
     ):
         return Provisioned(endpoint["id"], "unchanged", None)
-    stripe.update_webhook_endpoint(endpoint["id"], {"enabled_events": wanted, "disabled": False})
+    stripe.update_webhook_endpoint(
+        endpoint["id"], {"url": url, "enabled_events": wanted, "disabled": False}
+    )
     return Provisioned(endpoint["id"], "updated", None)

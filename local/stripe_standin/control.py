@@ -150,6 +150,13 @@ def set_delivery(app: StripeStandin, req: Request) -> dict:
     return {"paused": paused, "queued": app.dispatcher.set_paused(paused)}
 
 
+@routes.add("GET", "/_standin/webhook_endpoints/{id}/secret")
+def reveal_endpoint_secret(app: StripeStandin, req: Request) -> dict:
+    """What the dashboard's "Reveal" shows an account holder: the endpoint's signing secret."""
+    check_known(req.params, [])
+    return {"secret": app.store.endpoint_secret(req.path_args["id"])}
+
+
 @routes.add("GET", "/_standin/state")
 def state(app: StripeStandin, req: Request) -> dict:
     _known(req)

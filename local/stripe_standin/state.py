@@ -525,6 +525,13 @@ class Store:
         return _snapshot(self._find_endpoint(owner, endpoint_id).obj)
 
     @_locked
+    def endpoint_secret(self, endpoint_id: str) -> str:
+        endpoint = self._endpoints.get(endpoint_id)
+        if endpoint is None:
+            raise no_such("webhook_endpoint", endpoint_id)
+        return endpoint.secret
+
+    @_locked
     def list_endpoints(self, owner: str | None) -> list[dict]:
         return [_snapshot(e.obj) for e in reversed(self._endpoints.values()) if e.owner == owner]
 

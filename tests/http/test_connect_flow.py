@@ -332,10 +332,16 @@ def test_the_admin_connects_and_sees_the_webhook_to_configure(client, aws, outpu
     account_id = account["account_id"]
     assert account["status"] == "connected" and account["connected_by"] == "jane"
     assert account["scope"] == "read_write" and account["livemode"] is False
-    assert account["webhook"] == {
-        "url": f"{BASE}/webhooks/stripe/{account_id}",
-        "enabled_events": list(HANDLED_EVENT_TYPES),
-    }
+    webhook = account["webhook"]
+    assert (webhook["url"], webhook["enabled_events"]) == (
+        f"{BASE}/webhooks/stripe/{account_id}",
+        list(HANDLED_EVENT_TYPES),
+    )
+    assert webhook["health"]["problems"] == [
+        "endpoint_missing",
+        "no_signing_secret",
+        "no_delivery_yet",
+    ]
     html = page.body.decode()
     assert account_id in html and f"{BASE}/webhooks/stripe/{account_id}" in html
     assert all(event in html for event in HANDLED_EVENT_TYPES)
@@ -711,6 +717,9 @@ def test_the_deauthorized_event_and_the_request_end_alike_and_are_told_once(
     # The event of the platform's own revocation, or a redelivery of the holder's.
     wiring.repairer().handle(deauthorized_event(standin, account_id))
     [end] = accounts_of(client, company)
+    # Its webhook is no longer checked at Stripe: the platform has no access left.
+    assert end["webhook"].pop("health")["problems"][0] == "not_connected"
+    del account["webhook"]["health"]
     gone = {"status": "disconnected", "at": end["disconnected_at"]}
     assert end == {
         **account,

@@ -56,6 +56,9 @@ def through_ssm(parameter_arn: str) -> dict[str, str]:
         ("dynamodb:Query", table("accounts") + "/index/by_company"),
         ("dynamodb:UpdateItem", table("connect-sessions")),
         ("dynamodb:GetItem", table("payment-methods")),
+        # The webhooks count deliveries per hour; the overview reads them.
+        ("dynamodb:UpdateItem", table("webhook-health")),
+        ("dynamodb:Query", table("webhook-health")),
         (
             "events:PutEvents",
             f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{SERVICE}-notifications",
@@ -82,6 +85,8 @@ def test_the_api_may_do_what_its_routes_do(iam, action, resource):
         ("dynamodb:PutItem", table("payment-methods")),
         ("dynamodb:DeleteItem", table("idempotency")),
         ("dynamodb:PutItem", table("event-failures")),
+        ("dynamodb:DeleteItem", table("webhook-health")),
+        ("dynamodb:Scan", table("webhook-health")),
         # Another stage's data and secrets in the same account.
         ("dynamodb:GetItem", table("payments", OTHER_STAGE)),
         ("ssm:GetParametersByPath", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{OTHER_STAGE}"),

@@ -16,7 +16,12 @@ from tests.infra.iam import StackIam
 PROJECT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT / "infra" / "template.yaml"
 ROLES = ("ApiRole", "ConsumerRole", "RecoveryFanOutRole", "RecoveryWorkerRole", "SweepRole")
-TTL_TABLES = {"IdempotencyTable", "ConnectSessionsTable", "EventFailuresTable"}
+TTL_TABLES = {
+    "IdempotencyTable",
+    "ConnectSessionsTable",
+    "EventFailuresTable",
+    "WebhookHealthTable",
+}
 MONEY_TABLES = {"AccountsTable", "PaymentsTable", "PaymentMethodsTable", "PaymentHistoryTable"}
 
 
@@ -101,6 +106,7 @@ def test_short_lived_tables_expire_items_by_ttl(template):
         "IdempotencyTable": {"AttributeName": "expiration", "Enabled": True},
         "ConnectSessionsTable": {"AttributeName": "expires_at", "Enabled": True},
         "EventFailuresTable": {"AttributeName": "expires_at", "Enabled": True},
+        "WebhookHealthTable": {"AttributeName": "expires_at", "Enabled": True},
     }
 
 

@@ -91,6 +91,7 @@ def test_outputs_name_every_resource_after_the_service(outputs):
         ("payment-methods", [("account_id", "HASH"), ("payment_method_id", "RANGE")], {}),
         ("idempotency", [("id", "HASH")], {}),
         ("connect-sessions", [("id", "HASH")], {}),
+        ("webhook-health", [("account_id", "HASH"), ("hour", "RANGE")], {}),
     ],
 )
 def test_tables_have_their_keys_and_indexes(local_aws, outputs, table, keys, indexes):
@@ -118,7 +119,12 @@ def test_tables_have_their_keys_and_indexes(local_aws, outputs, table, keys, ind
 
 
 @pytest.mark.parametrize(
-    ("table", "attribute"), [("idempotency", "expiration"), ("connect-sessions", "expires_at")]
+    ("table", "attribute"),
+    [
+        ("idempotency", "expiration"),
+        ("connect-sessions", "expires_at"),
+        ("webhook-health", "expires_at"),
+    ],
 )
 def test_ttl_is_enabled_where_the_template_declares_it(local_aws, outputs, table, attribute):
     ttl = local_aws.client("dynamodb").describe_time_to_live(TableName=f"{SERVICE}-{table}")

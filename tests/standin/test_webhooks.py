@@ -241,3 +241,74 @@ def test_deleted_endpoint_gets_nothing_more(client, control, receiver):
 
     eventually(lambda: receiver.received("/kept"))
     assert receiver.received("/doomed") == []
+
+
+def test_a_connected_accounts_own_endpoint_is_managed_as_that_account(client, control, receiver):
+    """What the webhook overview does: list, create, mend an endpoint with Stripe-Account."""
+    control.account("acct_demo")
+    control.account("acct_other")
+    created = client.v1.webhook_endpoints.create(
+        {
+            "url": receiver.url + "/own",
+            "enabled_events": ["payment_intent.succeeded"],
+            "api_version": "2025-01-27.acacia",
+            "metadata": {"stripe_bridge": "svc"},
+        },
+        ACCOUNT,
+    )
+    assert created.secret.startswith("whsec_") and created.application
+    assert created.api_version == "2025-01-27.acacia"
+    # Neither the platform nor another account sees it, or may change it.
+    assert client.v1.webhook_endpoints.list().data == []
+    other = {"stripe_account": "acct_other"}
+    assert client.v1.webhook_endpoints.list(options=other).data == []
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.webhook_endpoints.update(created.id, {"disabled": True}, other)
+
+    # Edited by hand, then brought back in line, as the account.
+    client.v1.webhook_endpoints.update(
+        created.id, {"url": receiver.url + "/moved", "disabled": True}, ACCOUNT
+    )
+    [moved] = client.v1.webhook_endpoints.list(options=ACCOUNT).data
+    assert (moved.url, moved.status, moved.metadata.stripe_bridge) == (
+        receiver.url + "/moved",
+        "disabled",
+        "svc",
+    )
+    client.v1.webhook_endpoints.update(
+        created.id, {"url": receiver.url + "/own", "disabled": False}, ACCOUNT
+    )
+
+    # Its deliveries are the account's events, signed with its own secret, in its version.
+    pi = client.v1.payment_intents.create({"amount": 900, "currency": "usd"}, ACCOUNT)
+    control.post(f"/_standin/payment_intents/{pi.id}/pay", {"method": "card"})
+    eventually(lambda: receiver.received("/own"))
+    [event] = _verified(receiver, "/own", created.secret)
+    assert (event.type, event.account, event.api_version) == (
+        "payment_intent.succeeded",
+        "acct_demo",
+        "2025-01-27.acacia",
+    )
+    assert receiver.received("/moved") == []
+
+
+def test_a_disconnected_account_s_endpoints_are_out_of_the_platforms_reach(client, control):
+    control.account("acct_demo")
+    client.v1.webhook_endpoints.create(
+        {"url": "https://example.test/own", "enabled_events": ["*"]}, ACCOUNT
+    )
+    client.oauth.deauthorize({"stripe_user_id": "acct_demo"})
+    with pytest.raises(stripe.PermissionError):
+        client.v1.webhook_endpoints.list(options=ACCOUNT)
+
+
+def test_an_endpoints_secret_can_be_revealed_as_in_the_dashboard(client, control):
+    control.account("acct_demo")
+    created = client.v1.webhook_endpoints.create(
+        {"url": "https://example.test/own", "enabled_events": ["*"]}, ACCOUNT
+    )
+    assert control.get(f"/_standin/webhook_endpoints/{created.id}/secret") == {
+        "secret": created.secret
+    }
+    status, answer = control.call("GET", "/_standin/webhook_endpoints/we_nothing/secret")
+    assert status == 404 and answer["error"]["code"] == "resource_missing"

@@ -1,0 +1,1 @@
+document.querySelectorAll("button.copy").forEach(function(b){b.addEventListener("click",function(){navigator.clipboard.writeText(b.dataset.copy).then(function(){b.textContent=b.dataset.copied;});});});
