@@ -17,7 +17,13 @@ from typing import Any
 import boto3
 import yaml
 from botocore.exceptions import ClientError
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 REGION = "us-east-1"
 ACCESS_KEY = "testing"
@@ -33,6 +39,39 @@ _DEAD_STATUSES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"}
 
 class StackDeployError(RuntimeError):
     """The stack did not reach a complete state; the message lists the failed events."""
+
+
+# moto's state is one per process, and so is this lock.
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _one_dynamodb_request_at_a_time(app: Any) -> Any:
+    """The WSGI app, answering DynamoDB's requests one at a time, each whole.
+
+    moto runs a transaction by copying the tables first and, if a condition fails, putting the
+    copy back: a write that another request made in between is undone. DynamoDB applies each
+    request atomically, and so does moto when its DynamoDB requests do not overlap.
+    """
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return app(environ, start_response)
+        with _DYNAMODB_LOCK:
+            return list(app(environ, start_response))
+
+    return serve
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server, with DynamoDB's requests applied whole."""
+
+    def _server_entry(self) -> None:
+        app = _one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 class LocalAws:
@@ -64,7 +103,7 @@ class LocalAws:
         if self.quiet:
             # moto serves through werkzeug, which otherwise logs every request it answers.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server = _MotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         # With port 0 the system picks a free port: read back the one actually bound.
         self.port = self._server.get_host_and_port()[1]

@@ -1,5 +1,6 @@
 """The local AWS: the template deploys into moto and the resources behave like AWS."""
 
+import threading
 import urllib.request
 
 import pytest
@@ -209,3 +210,63 @@ def test_failed_deploy_raises_with_the_reason_and_can_be_retried(local_aws, tmp_
     for _ in range(2):
         with pytest.raises(StackDeployError, match="broken"):
             deploy_stack(local_aws, broken, "broken", timeout=5)
+
+
+def test_a_transaction_that_fails_undoes_no_write_made_meanwhile(local_aws, outputs):
+    # Writers each add their own mark while others' transactions keep failing their condition:
+    # on AWS, and so locally, a failed transaction changes nothing, another's writes included.
+
+    table = outputs["PaymentsTableName"]
+    client = local_aws.client("dynamodb")
+    key = {"payment_id": {"S": "pay_atomic"}}
+    client.put_item(TableName=table, Item={**key, "version": {"N": "1"}})
+    for start in range(0, 1000, 25):  # a table of some size takes moto a while to copy
+        puts = [
+            {"PutRequest": {"Item": {"payment_id": {"S": f"pay_other_{n}"}}}}
+            for n in range(start, start + 25)
+        ]
+        client.batch_write_item(RequestItems={table: puts})
+    writers, marks = 2, 30
+
+    def mark(n: int) -> None:
+        own = local_aws.client("dynamodb")
+        for m in range(marks):
+            own.update_item(
+                TableName=table,
+                Key=key,
+                UpdateExpression="SET #m = :v",
+                ExpressionAttributeNames={"#m": f"mark_{n}_{m}"},
+                ExpressionAttributeValues={":v": {"N": str(m)}},
+            )
+
+    def fail() -> None:
+        own = local_aws.client("dynamodb")
+        for _ in range(marks):
+            with pytest.raises(ClientError, match="TransactionCanceled"):
+                own.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": key,
+                                "UpdateExpression": "SET version = :v",
+                                "ConditionExpression": "version = :old",
+                                "ExpressionAttributeValues": {
+                                    ":v": {"N": "3"},
+                                    ":old": {"N": "2"},
+                                },
+                            }
+                        }
+                    ]
+                )
+
+    threads = [threading.Thread(target=fail) for _ in range(2)]
+    threads += [threading.Thread(target=mark, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    item = client.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert {name for name in item if name.startswith("mark_")} == {
+        f"mark_{n}_{m}" for n in range(writers) for m in range(marks)
+    }
