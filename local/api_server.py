@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> None:
     app.__class__ = CustomLocalChalice
     os.environ.update(dict(item.split("=", 1) for item in args.env))
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=_RequestHandler)
+    # A client's idle keep-alive connection holds a request thread; closing the server must
+    # not wait for it (an answer in progress is lost with its process, as on Lambda).
+    server.server.daemon_threads = True
+    server.server.block_on_close = False
     # Served from a thread, so that Ctrl-C (which reaches every process of the stack) stops it
     # through the signal handler: an interrupted serve_forever() would print a traceback.
     serving = threading.Thread(target=server.serve_forever, name="api", daemon=True)

@@ -12,5 +12,16 @@ def run_until_signalled(start: Callable[[], None], stop: Callable[[], None]) -> 
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     start()
-    stopped.wait()
+    wait_for(stopped)
     stop()
+
+
+def wait_for(stopped: threading.Event) -> None:
+    """Wait until the event is set, by a signal handler among others.
+
+    The system may hand a signal to any thread of the process; Python runs its handler in the
+    main thread only when that thread next runs. A main thread blocked for good in wait()
+    would not: it wakes up every so often to let the handler run.
+    """
+    while not stopped.wait(0.2):
+        pass

@@ -34,6 +34,7 @@ from chalicelib.wiring import (
     now,
 )
 from local.aws import LocalAws, deploy_stack, put_secrets
+from local.lifetime import wait_for
 from local.stripe_standin import StripeStandin
 from ops.notifications import local_inbox_name
 from ops.stage import PROJECT_DIR, stage_environment
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     with stack:
         print(welcome(stack), flush=True)
-        stopped.wait()
+        wait_for(stopped)
 
 
 def welcome(stack: LocalStack) -> str:

@@ -4,6 +4,7 @@ Ctrl-C stopping every process cleanly."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -105,6 +106,10 @@ def test_the_stack_shows_what_the_platform_is_told_and_ctrl_c_stops_it_cleanly(f
         "succeeded",
     )
 
+    # A browser keeps its connection to the API open after a page: that must not hold it up.
+    browser = http.client.HTTPConnection(stack.api.removeprefix("http://"), timeout=10)
+    browser.request("GET", "/payments")
+    browser.getresponse().read()
     started = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in its terminal does
     assert process.wait(timeout=30) == 0
@@ -113,6 +118,7 @@ def test_the_stack_shows_what_the_platform_is_told_and_ctrl_c_stops_it_cleanly(f
     assert "Traceback" not in read(err), read(err)[-3000:]
     assert "Traceback" not in read(out)
     assert stopped_in < 15
+    browser.close()
 
 
 def test_notifications_tail_stops_quietly_on_ctrl_c(aws):
