@@ -11,6 +11,7 @@ import json
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -288,7 +289,13 @@ def notifications_tail(
     stage: Stage, queue_name: str | None, as_json: bool, consume: bool, count: int | None
 ) -> None:
     """Follow the notifications arriving in a queue subscribed to the bus, until Ctrl-C."""
-    from ops.notifications import as_json_line, local_inbox_name, readable, received
+    from ops.notifications import (
+        FOLLOW_POLL_SECONDS,
+        as_json_line,
+        local_inbox_name,
+        readable,
+        received,
+    )
 
     if not stage.local and not (queue_name and consume):
         # SQS hands a message to one reader: a deployed platform's queue must not be drained
@@ -300,19 +307,28 @@ def notifications_tail(
     queue_name = queue_name or local_inbox_name(stage.settings.service_name)
     url = queue_name if queue_name.startswith(("https://", "http://")) else None
     url = url or stage.queue_url(queue_name)
-    # SIGTERM (a stack stopping) ends the command as Ctrl-C does: quietly.
-    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+    # Ctrl-C, or SIGTERM (a stack stopping), ends the command quietly at the next poll: a
+    # KeyboardInterrupt could land anywhere, even in the middle of the interpreter's own cleanup.
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     click.echo(f"following {queue_name} (Ctrl-C to stop)", err=True)
     shown = 0
-    try:
-        for event in received(stage.client("sqs"), url, consume=True if stage.local else consume):
-            click.echo(as_json_line(event) if as_json else readable(event))
-            shown += 1
-            if count is not None and shown >= count:
-                break
-    except KeyboardInterrupt:
-        pass
+    events = received(
+        stage.client("sqs"),
+        url,
+        consume=True if stage.local else consume,
+        wait_seconds=FOLLOW_POLL_SECONDS,
+        stopping=stopping.is_set,
+    )
+    for event in events:
+        click.echo(as_json_line(event) if as_json else readable(event))
+        shown += 1
+        if count is not None and shown >= count:
+            break
     click.echo(f"{shown} notification(s) shown", err=True)
+
+
 def _account_option(account: str | None) -> None:
     if account is not None and not ACCOUNT_ID.fullmatch(account):
         raise OpsError(f"--account {account!r} is not a Stripe account id (acct_…)")

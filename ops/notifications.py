@@ -11,6 +11,8 @@ from typing import Any
 # PlatformQueueArn); a deployed stage's queue is the platform's own.
 LOCAL_INBOX_SUFFIX = "-platform-inbox"
 LONG_POLL_SECONDS = 20
+# A follower's polls: short enough that Ctrl-C ends it within them.
+FOLLOW_POLL_SECONDS = 2
 
 
 def local_inbox_name(service_name: str) -> str:
@@ -18,13 +20,18 @@ def local_inbox_name(service_name: str) -> str:
 
 
 def received(
-    sqs: Any, queue_url: str, consume: bool, wait_seconds: int = LONG_POLL_SECONDS
+    sqs: Any,
+    queue_url: str,
+    consume: bool,
+    wait_seconds: int = LONG_POLL_SECONDS,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Iterator[dict[str, Any]]:
-    """Each event arriving in the queue, for ever (long polls); deleted once shown if `consume`.
+    """Each event arriving in the queue (long polls) until `stopping()`; deleted once shown if
+    `consume`.
 
     A message that is not an EventBridge event is yielded as {"unreadable": body}.
     """
-    while True:
+    while not stopping():
         for message in sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
         ).get("Messages", []):
