@@ -52,6 +52,8 @@ class Settings:
     # Seconds from a change (then from each check) to the next check; the last step repeats.
     sweep_backoff_seconds: tuple[int, ...] = DEFAULT_BACKOFF_SECONDS
     sweep_page_size: int = 25
+    # Set with the Parameters and Secrets Lambda Extension's layer: secrets are read through it.
+    parameters_extension_port: int | None = None
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -133,6 +135,7 @@ class Settings:
             recovery_max_pages=max(1, int(_number(env, "RECOVERY_MAX_PAGES", 10))),
             sweep_backoff_seconds=_backoff(env, "SWEEP_BACKOFF_SECONDS"),
             sweep_page_size=max(1, min(100, int(_number(env, "SWEEP_PAGE_SIZE", 25)))),
+            parameters_extension_port=_port(env, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
         )
 
 
@@ -215,6 +218,15 @@ def _backoff(env: dict[str, str], name: str) -> tuple[int, ...]:
         return parse_backoff(env.get(name))
     except ValueError as error:
         raise SettingsError(f"{name}: {error}") from None
+
+
+def _port(env: dict[str, str], name: str) -> int | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"{name} must be a port number from 1 to 65535, not {raw!r}")
+    return int(raw)
 
 
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:
