@@ -13,6 +13,8 @@ from chalicelib.domain.sweep import DEFAULT_BACKOFF_SECONDS, parse_backoff
 DEFAULT_SERVICE_NAME = "stripe-bridge"
 # The stages that run in AWS (.chalice/config.json); a test keeps this list in step with it.
 DEPLOYED_STAGES = frozenset({"dev", "prod"})
+# "true" where the SQS event source mappings have FunctionResponseTypes ReportBatchItemFailures.
+REPORT_BATCH_ITEM_FAILURES = "SQS_REPORT_BATCH_ITEM_FAILURES"
 # An SQS event source mapping accepts 2 to 1000.
 CONSUMER_CONCURRENCY_RANGE = (2, 1000)
 # A DNS host name (RFC 1123): a placeholder such as API_ID is not one.
@@ -54,6 +56,8 @@ class Settings:
     sweep_page_size: int = 25
     # Set with the Parameters and Secrets Lambda Extension's layer: secrets are read through it.
     parameters_extension_port: int | None = None
+    # The SQS triggers have ReportBatchItemFailures (set by the SnapStart merge template only).
+    reports_batch_item_failures: bool = False
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -136,6 +140,7 @@ class Settings:
             sweep_backoff_seconds=_backoff(env, "SWEEP_BACKOFF_SECONDS"),
             sweep_page_size=max(1, min(100, int(_number(env, "SWEEP_PAGE_SIZE", 25)))),
             parameters_extension_port=_port(env, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
+            reports_batch_item_failures=_flag(env, REPORT_BATCH_ITEM_FAILURES, False),
         )
 
 
