@@ -280,9 +280,9 @@ def stripe_account_webhook(account_id: str) -> Response:
     batch_size=10,
     maximum_concurrency=STAGE.consumer_max_concurrency,
 )
-def consume_events(event: Any) -> None:
+def consume_events(event: Any) -> dict[str, Any] | None:
     try:
-        consumer.consume(event.to_dict(), event.context)
+        return consumer.consume_batch(event.to_dict(), event.context)
     finally:
         metrics.flush_metrics()
 
@@ -312,8 +312,8 @@ def schedule_event_recovery(event: Any) -> None:
 @app.on_sqs_message(
     queue=STAGE.recovery_queue, batch_size=1, maximum_concurrency=STAGE.recovery_max_concurrency
 )
-def recover_account_events(event: Any) -> None:
+def recover_account_events(event: Any) -> dict[str, Any] | None:
     try:
-        recovery_jobs.recover_from_queue(event.to_dict())
+        return recovery_jobs.recover_batch(event.to_dict())
     finally:
         metrics.flush_metrics()

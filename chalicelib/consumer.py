@@ -4,6 +4,7 @@ Under plain `chalice deploy` the event source mapping cannot report partial batc
 each message is deleted from the queue as soon as it is handled, and the handler raises at the
 end if any failed: Lambda then returns only the failed ones to the queue (the rest are gone),
 and after the queue's maxReceiveCount SQS moves a message that keeps failing to the DLQ.
+With ReportBatchItemFailures on the mapping the failed ones are returned instead (sqs_batches).
 """
 
 from __future__ import annotations
@@ -17,14 +18,9 @@ from chalicelib import wiring
 from chalicelib.domain.errors import MalformedEvent, StripeUnavailable
 from chalicelib.domain.failures import failure_reason
 from chalicelib.observability import count, logger
+from chalicelib.sqs_batches import BatchIncomplete, answer
 
-
-class BatchIncomplete(Exception):
-    """Some messages of the batch failed; they go back to the queue for another try."""
-
-    def __init__(self, failed_ids: list[str]) -> None:
-        super().__init__(f"{len(failed_ids)} message(s) failed: {', '.join(failed_ids)}")
-        self.failed_ids = failed_ids
+__all__ = ["BatchIncomplete", "consume", "consume_batch", "run_batch"]
 
 
 def run_batch(
@@ -79,6 +75,11 @@ def run_batch(
 
 
 _KEYS = ("event_id", "event_type", "account")
+
+
+def consume_batch(event: Mapping[str, Any], context: Any) -> dict[str, Any] | None:
+    """The consumer Lambda's answer: the failed messages, as its event source mapping reads them."""
+    return answer(lambda: consume(event, context), wiring.settings().reports_batch_item_failures)
 
 
 def consume(event: Mapping[str, Any], context: Any) -> list[str]:

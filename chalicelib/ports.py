@@ -135,6 +135,16 @@ class AccountRecords(Protocol):
         next page starts (or None)."""
 
 
+class Secrets(Protocol):
+    """The service's own secrets (SSM Parameter Store under /<ServiceName>/), read-only."""
+
+    def get(self, name: str) -> str:
+        """The secret's value; MissingSecret if it is not set (or empty)."""
+        ...
+
+    def get_optional(self, name: str) -> str | None: ...
+
+
 class SecretBox(Protocol):
     """Encrypts what is stored for a connected account, bound to that account."""
 

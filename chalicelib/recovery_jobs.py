@@ -18,6 +18,7 @@ from chalicelib import wiring
 from chalicelib.domain.errors import StripeRejected
 from chalicelib.observability import count, logger
 from chalicelib.services.recovery import AccountRecovery, fan_out, recover_all
+from chalicelib.sqs_batches import BatchIncomplete, answer
 
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
 
@@ -28,6 +29,25 @@ def schedule_recovery() -> int:
     logger.info("event recovery scheduled", extra={"accounts": queued})
     count("RecoveryAccountsScheduled")
     return queued
+
+
+def recover_batch(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The worker Lambda's answer: a failed account raised, or reported as its mapping reads."""
+    if not wiring.settings().reports_batch_item_failures:
+        return answer(lambda: recover_from_queue(event), False)
+
+    def each_account() -> None:
+        failed = []
+        for record in event["Records"]:
+            try:
+                recover_from_queue({"Records": [record]})
+            except Exception:
+                logger.exception("account recovery failed; it will be retried")
+                failed.append(record["messageId"])
+        if failed:
+            raise BatchIncomplete(failed)
+
+    return answer(each_account, True)
 
 
 def recover_from_queue(event: Mapping[str, Any]) -> list[str]:

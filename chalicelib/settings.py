@@ -13,6 +13,8 @@ from chalicelib.domain.sweep import DEFAULT_BACKOFF_SECONDS, parse_backoff
 DEFAULT_SERVICE_NAME = "stripe-bridge"
 # The stages that run in AWS (.chalice/config.json); a test keeps this list in step with it.
 DEPLOYED_STAGES = frozenset({"dev", "prod"})
+# "true" where the SQS event source mappings have FunctionResponseTypes ReportBatchItemFailures.
+REPORT_BATCH_ITEM_FAILURES = "SQS_REPORT_BATCH_ITEM_FAILURES"
 # An SQS event source mapping accepts 2 to 1000.
 CONSUMER_CONCURRENCY_RANGE = (2, 1000)
 # A DNS host name (RFC 1123): a placeholder such as API_ID is not one.
@@ -52,6 +54,10 @@ class Settings:
     # Seconds from a change (then from each check) to the next check; the last step repeats.
     sweep_backoff_seconds: tuple[int, ...] = DEFAULT_BACKOFF_SECONDS
     sweep_page_size: int = 25
+    # Set with the Parameters and Secrets Lambda Extension's layer: secrets are read through it.
+    parameters_extension_port: int | None = None
+    # The SQS triggers have ReportBatchItemFailures (set by the SnapStart merge template only).
+    reports_batch_item_failures: bool = False
 
     # Resource names follow infra/template.yaml: "<ServiceName>-<what>".
     @cached_property
@@ -133,6 +139,8 @@ class Settings:
             recovery_max_pages=max(1, int(_number(env, "RECOVERY_MAX_PAGES", 10))),
             sweep_backoff_seconds=_backoff(env, "SWEEP_BACKOFF_SECONDS"),
             sweep_page_size=max(1, min(100, int(_number(env, "SWEEP_PAGE_SIZE", 25)))),
+            parameters_extension_port=_port(env, "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
+            reports_batch_item_failures=_flag(env, REPORT_BATCH_ITEM_FAILURES, False),
         )
 
 
@@ -215,6 +223,15 @@ def _backoff(env: dict[str, str], name: str) -> tuple[int, ...]:
         return parse_backoff(env.get(name))
     except ValueError as error:
         raise SettingsError(f"{name}: {error}") from None
+
+
+def _port(env: dict[str, str], name: str) -> int | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"{name} must be a port number from 1 to 65535, not {raw!r}")
+    return int(raw)
 
 
 def _flag(env: dict[str, str], name: str, default: bool) -> bool:

@@ -13,6 +13,7 @@ import sys
 
 import boto3
 
+from chalicelib.settings import Settings
 from local.lifetime import run_until_signalled
 from local.sqs_trigger import SqsTrigger
 
@@ -35,8 +36,9 @@ def main(argv: list[str] | None = None) -> None:
         batch_size=args.batch_size,
         function_name=args.handler,
         timeout_seconds=args.timeout,
-        # `chalice deploy` cannot turn partial batch responses on: mimic that mapping.
-        report_batch_item_failures=False,
+        # `chalice deploy` cannot turn partial batch responses on: mimic that mapping, unless
+        # the stage says its mappings have them (the SnapStart merge template's setting).
+        report_batch_item_failures=Settings.from_env().reports_batch_item_failures,
     )
     run_until_signalled(trigger.start, trigger.stop)
 

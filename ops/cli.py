@@ -402,3 +402,28 @@ def recover_events(stage: Stage, account: str | None, since: str | None, as_json
         click.echo(f"events queued: {report['events_queued']}")
     if any(r["outcome"] in ("incomplete", "refused") for r in report["accounts"]):
         sys.exit(1)
+
+
+@cli.command("snapstart-template")
+@click.option("--stage", "stage_name", required=True, help="stage of .chalice/config.json")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="write it here (default: standard output)",
+)
+def snapstart_template(stage_name: str, output: Path | None) -> None:
+    """The template for `chalice package --merge-template`: SnapStart and an alias on every
+    function, and ReportBatchItemFailures on the SQS triggers (README, "SnapStart")."""
+    from app import app
+    from ops.snapstart import chalice_config
+    from ops.snapstart import snapstart_template as build
+
+    try:
+        template = build(stage_name, app.routes, chalice_config())
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    text = json.dumps(template, indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)

@@ -27,9 +27,19 @@ from chalicelib.observability import logger
 from chalicelib.ports import AccountStore, EventQueue, EventVerifier, WebhookHealthStore
 
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,64}")
-# Checked against when the URL names no usable account, so that such a request costs the same
-# HMAC as one for a real account and fails the same way; nobody knows this value.
-_NO_ACCOUNT_SECRET = f"whsec_{secrets.token_hex(24)}"
+
+
+@cache
+def _no_account_secret() -> str:
+    """Checked against when the URL names no usable account, so that such a request costs the
+    same HMAC as one for a real account and fails the same way; nobody knows this value.
+
+    Made at the first such request, not at import: under SnapStart whatever import makes is
+    restored, identical, in every copy of the function.
+    """
+    return f"whsec_{secrets.token_hex(24)}"
+
+
 # A delivery's answer waits this long at most for its health count, written meanwhile.
 HEALTH_WAIT_SECONDS = 0.25
 
@@ -86,7 +96,10 @@ def ingest_for_account(
     account_secrets = account.webhook_secrets if account is not None else ()
     try:
         event = _verified(
-            raw_body, signature_header, make_verifier(account_secrets or (_NO_ACCOUNT_SECRET,)), now
+            raw_body,
+            signature_header,
+            make_verifier(account_secrets or (_no_account_secret(),)),
+            now,
         )
     except WebhookRejected:
         if account is None or not account_secrets:

@@ -12,6 +12,8 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 from botocore.exceptions import ClientError
 
+from chalicelib.consumer import run_batch
+from chalicelib.sqs_batches import answer
 from local.aws import deploy_stack
 from local.sqs_trigger import SqsTrigger
 
@@ -419,3 +421,40 @@ def test_event_is_plain_json(sqs, outputs, make_trigger):
     send(sqs, outputs, "json")
     wait_until(lambda: handler.events, make_trigger(handler).run_once)
     assert json.loads(json.dumps(handler.events[0])) == handler.events[0]
+
+
+@pytest.mark.parametrize("reports", [False, True], ids=["chalice-deploy", "merge-template"])
+def test_the_consumers_answer_retries_only_the_failed_message_under_either_mapping(
+    sqs, outputs, make_trigger, reports, caplog
+):
+    caplog.set_level(logging.INFO, logger="local.sqs_trigger")
+    # The consumer's own batch rules (delete each handled message, BatchIncomplete for the
+    # rest), answered to Lambda as the mapping reads them: a raise, or batchItemFailures.
+    url = outputs["EventsQueueUrl"]
+
+    def handle(record):
+        if record["body"].startswith("fail") and first_delivery(record):
+            raise RuntimeError("fails once")
+        return "applied"
+
+    def consume(event):
+        return answer(
+            lambda: run_batch(
+                event["Records"],
+                handle,
+                lambda receipt: sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt),
+            ),
+            reports,
+        )
+
+    handler = Recorder(consume)
+    trigger = make_trigger(handler, report_batch_item_failures=reports)
+    send(sqs, outputs, "ok-1", "fail-1", "ok-2")
+
+    wait_until(lambda: handler.bodies().count("fail-1") == 2, trigger.run_once)
+    wait_until(lambda: messages_left(sqs, url) == 0)
+    bodies = handler.bodies()
+    assert (bodies.count("ok-1"), bodies.count("ok-2")) == (1, 1)
+    # Reported, the invocation succeeds; raised, Lambda counts a failed one.
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert ("partly failed" in logged, "nothing deleted" in logged) == (reports, not reports)

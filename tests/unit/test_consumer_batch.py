@@ -95,3 +95,32 @@ def test_a_failure_that_cannot_be_recorded_does_not_change_the_batch(monkeypatch
     monkeypatch.setattr(consumer.wiring, "event_failures", TableDown)
     [record] = records("a")
     consumer._record_failure(record, RuntimeError("poison"))  # logged, not raised
+
+
+def test_without_reporting_a_failed_batch_raises_and_a_clean_one_answers_nothing():
+    from chalicelib.sqs_batches import answer
+
+    def incomplete():
+        raise BatchIncomplete(["m-2"])
+
+    with pytest.raises(BatchIncomplete):
+        answer(incomplete, reports_item_failures=False)
+    assert answer(lambda: ["applied"], reports_item_failures=False) is None
+
+
+def test_with_reporting_the_failed_messages_are_returned_and_other_errors_still_raise():
+    from chalicelib.sqs_batches import answer
+
+    def incomplete():
+        raise BatchIncomplete(["m-2", "m-3"])
+
+    assert answer(incomplete, reports_item_failures=True) == {
+        "batchItemFailures": [{"itemIdentifier": "m-2"}, {"itemIdentifier": "m-3"}]
+    }
+    assert answer(lambda: ["applied"], reports_item_failures=True) == {"batchItemFailures": []}
+
+    def broken():
+        raise KeyError("Records")  # not a batch at all: the whole invocation fails
+
+    with pytest.raises(KeyError):
+        answer(broken, reports_item_failures=True)
