@@ -115,7 +115,7 @@ def build(config: dict[str, Any], stage: str | None = None, vendor: Path = VENDO
     if unreachable:
         shutil.rmtree(staging, ignore_errors=True)
         raise BundleError("pruned modules still imported: " + "; ".join(unreachable[:5]))
-    files = compile_tree(staging, compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    files = compile_tree(staging, py_compile.PycInvalidationMode.UNCHECKED_HASH)
     compile_own_code(staging)
     compiled = tree_size(staging)
     shutil.rmtree(vendor, ignore_errors=True)
