@@ -107,6 +107,14 @@ def _measure_revision(args: argparse.Namespace) -> dict[str, Any]:
 
 def package(tree: Path, stage: str, out: Path) -> dict[str, Function]:
     chalice = Path(sys.executable).with_name("chalice")
+    if (tree / "ops" / "bundle.py").exists():
+        # The deployed artefact: vendor/ built as the README's deploy steps build it.
+        subprocess.run(
+            [sys.executable, "-m", "ops", "bundle", "--stage", stage],
+            cwd=tree,
+            check=True,
+            capture_output=True,
+        )
     subprocess.run(
         [str(chalice), "package", "--stage", stage, str(out / "package")],
         cwd=tree,
@@ -627,8 +635,8 @@ def report(columns: dict[str, dict[str, Any]], runs: int) -> str:
 
     row("minimal webhook handler (the yardstick)", timing("minimal webhook", "packaged"))
     for path in ("webhook", "platform API", "connect page", "consumer"):
-        row(f"{path}: as packaged (no .pyc)", timing(path, "packaged"))
-        row(f"{path}: with compiled .pyc", timing(path, "compiled"))
+        row(f"{path}: as packaged", timing(path, "packaged"))
+        row(f"{path}: every file compiled", timing(path, "compiled"))
     row("webhook: init only (import app.py)", timing("webhook", "packaged", "init_ms"))
 
     def warm(figures: dict[str, Any]) -> str:

@@ -427,3 +427,26 @@ def snapstart_template(stage_name: str, output: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         output.write_text(text)
+
+
+@cli.command("bundle")
+@click.option(
+    "--stage",
+    "stage_name",
+    help="stage of .chalice/config.json whose lambda_architecture to build for [default: the "
+    "top-level one, shared by every stage]",
+)
+def bundle(stage_name: str | None) -> None:
+    """Build vendor/, the libraries `chalice package` and `chalice deploy` ship: installed for
+    the Lambda's platform, pruned of what is never imported, compiled for its Python."""
+    from ops import bundle as bundling
+    from ops.stage import _chalice_config
+
+    try:
+        sizes = bundling.build(_chalice_config(), stage_name)
+    except bundling.BundleError as error:
+        raise OpsError(str(error)) from None
+    click.echo(
+        f"vendor/: {sizes.installed / 1e6:.1f} MB installed, {sizes.pruned / 1e6:.1f} MB "
+        f"pruned, {sizes.compiled / 1e6:.1f} MB with the .pyc of {sizes.files} modules"
+    )

@@ -2,12 +2,9 @@
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
+def wait_until[T](check: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
     """The first truthy result of `check`, or AssertionError naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from . import objects
 from .errors import OAuthError, StripeError, invalid, no_such
@@ -84,10 +83,7 @@ def _locked(method):
     return wrapper
 
 
-_T = TypeVar("_T")
-
-
-def _snapshot(obj: _T) -> _T:
+def _snapshot[T](obj: T) -> T:
     """A copy nobody else holds: events and answers must not change with the live object."""
     return copy.deepcopy(obj)
 

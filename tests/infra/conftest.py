@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,3 +69,63 @@ def packaged(tmp_path_factory) -> dict[str, Packaged]:
 @pytest.fixture(scope="session")
 def chalice_config() -> dict[str, Any]:
     return json.loads((PROJECT / ".chalice" / "config.json").read_text())
+
+
+@dataclass(frozen=True)
+class Bundled:
+    """`python -m ops bundle` then `chalice package --stage prod`, in a copy of the project."""
+
+    project: Path
+    package: Packaged
+    task: Path  # deployment.zip unpacked, as Lambda lays it out in /var/task
+
+    @property
+    def zip_path(self) -> Path:
+        return self.package.directory / "deployment.zip"
+
+
+# What a deployment is made of; the rest of the project (tests, the local stack) is not copied.
+_DEPLOYED_FILES = (
+    "app.py",
+    "chalicelib",
+    "ops",
+    ".chalice/config.json",
+    "requirements.txt",
+    "requirements-lambda.txt",
+)
+
+
+@pytest.fixture(scope="session")
+def bundled(tmp_path_factory) -> Bundled:
+    project = tmp_path_factory.mktemp("bundled-project")
+    for name in _DEPLOYED_FILES:
+        source, target = PROJECT / name, project / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    subprocess.run(
+        [sys.executable, "-m", "ops", "bundle", "--stage", "prod"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    out = tmp_path_factory.mktemp("bundled-package")
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(
+        [str(chalice), "package", "--stage", "prod", str(out)],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        timeout=300,
+    )
+    package = Packaged("prod", out, json.loads((out / "sam.json").read_text()))
+    task = tmp_path_factory.mktemp("bundled-task")
+    with zipfile.ZipFile(out / "deployment.zip") as archive:
+        archive.extractall(task)
+    return Bundled(project, package, task)

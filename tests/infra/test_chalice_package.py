@@ -212,4 +212,3 @@ def test_the_bundle_holds_the_service_and_its_libraries_only(packaged):
     names = zipfile.ZipFile(packaged["prod"].directory / "deployment.zip").namelist()
     assert "app.py" in names and "chalicelib/services/repair.py" in names
     assert not any(n.startswith(("local/", "tests/", "infra/", "boto3/", "moto/")) for n in names)
-    assert any(n.startswith("stripe/") for n in names)
