@@ -28,6 +28,7 @@ import statistics
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -267,19 +268,17 @@ def _report(
 ) -> dict[str, Any]:
     accepted = [s for s in sent if s.status is not None and 200 <= s.status < 300]
     latencies = [1000 * s.seconds for s in sent]
-    statuses: dict[str, int] = {}
-    for s in sent:
-        statuses[str(s.status)] = statuses.get(str(s.status), 0) + 1
+    statuses = Counter(str(s.status) for s in sent)
     own = {name: s for name, s in aws_served.items() if _caller(name)[0] == APP_ID}
     aws = {name: s for name, s in aws_served.items() if name not in own}
     services: dict[str, float] = {}
     polls = 0.0
-    for name, s in aws.items():
+    for name, served in aws.items():
         service, _, operation = _caller(name)[1].partition(" ")
         if operation.endswith("(empty)"):
-            polls += s.seconds  # a long poll that found nothing: waiting, not work
+            polls += served.seconds  # a long poll that found nothing: waiting, not work
         else:
-            services[service] = services.get(service, 0.0) + s.seconds
+            services[service] = services.get(service, 0.0) + served.seconds
     consumer = [r for r in _per_name(aws, count) if r["caller"] == "consumer"]
     return {
         "webhooks": count,
@@ -287,7 +286,7 @@ def _report(
         "payments": payments,
         "payments_not_repaired": not_repaired,
         "setup_seconds": setup_seconds,
-        "statuses": statuses,
+        "statuses": dict(statuses),
         "accepted": len(accepted),
         "sending_seconds": sending_seconds,
         "accepted_per_second": len(accepted) / sending_seconds if sending_seconds else 0.0,
