@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import urllib.error
@@ -24,6 +25,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
+
+from local.counting import RequestTally
 
 REGION = "us-east-1"
 ACCESS_KEY = "testing"
@@ -62,11 +65,58 @@ def _one_dynamodb_request_at_a_time(app: Any) -> Any:
     return serve
 
 
+_SERVICE_IN_CREDENTIAL = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]*)/")
+_APP_ID = re.compile(r"(?:^|\s)app/(\S+)")
+
+
+def request_name(environ: dict[str, Any]) -> str:
+    """ "<service> <operation>" of an AWS request as the SDK signed it, e.g. "dynamodb GetItem";
+    led by "app/<id> " when the client set an app id (`Config(user_agent_appid=...)`)."""
+    match = _SERVICE_IN_CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    service = match.group(1) if match else "unsigned"
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        name = f"{service} {target.rpartition('.')[2]}"
+    else:
+        # The query protocol (CloudFormation) names its action in the body: leave that unread.
+        name = f"{service} {environ.get('REQUEST_METHOD', '')} {environ.get('PATH_INFO', '')}"
+    app = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+    return f"app/{app.group(1)} {name}" if app else name
+
+
+def _counted(app: Any, tally: RequestTally) -> Any:
+    """The WSGI app, each request named and timed in the tally (the answer read whole first).
+
+    A long poll that found nothing is tallied apart ("... (empty)"): its time is waiting,
+    not work.
+    """
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        body = list(app(environ, start_response))
+        elapsed = time.perf_counter() - started
+        name = request_name(environ)
+        if name.endswith("sqs ReceiveMessage") and b"".join(body).strip() in (b"", b"{}"):
+            name += " (empty)"
+        tally.record(name, elapsed)
+        return body
+
+    return serve
+
+
 class _MotoServer(ThreadedMotoServer):
-    """moto's threaded server, with DynamoDB's requests applied whole."""
+    """moto's threaded server, with DynamoDB's requests applied whole (and, if given a tally,
+    each request counted and timed: DynamoDB's inside the lock, without the wait for it)."""
+
+    def __init__(self, *args: Any, tally: RequestTally | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tally = tally
 
     def _server_entry(self) -> None:
-        app = _one_dynamodb_request_at_a_time(DomainDispatcherApplication(create_backend_app))
+        app = DomainDispatcherApplication(create_backend_app)
+        if self._tally is not None:
+            app = _counted(app, self._tally)
+        app = _one_dynamodb_request_at_a_time(app)
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )
@@ -78,15 +128,22 @@ class LocalAws:
     """A moto server in a thread of this process, answering every AWS service on one port.
 
     moto keeps its state per process, not per server: two instances in one process share it.
+    With `count_requests`, `tally` counts and times every request served (benchmarks).
     """
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, region: str = REGION, quiet: bool = True
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = REGION,
+        quiet: bool = True,
+        count_requests: bool = False,
     ) -> None:
         self.host = host
         self.port = port
         self.region = region
         self.quiet = quiet
+        self.tally = RequestTally() if count_requests else None
         self._server: ThreadedMotoServer | None = None
         # One session keeps botocore's parsed service models between clients (a fresh one
         # costs about 0.2 s); creating clients from it is not thread-safe, hence the lock.
@@ -103,7 +160,9 @@ class LocalAws:
         if self.quiet:
             # moto serves through werkzeug, which otherwise logs every request it answers.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = _MotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server = _MotoServer(
+            ip_address=self.host, port=self.port, verbose=False, tally=self.tally
+        )
         self._server.start()
         # With port 0 the system picks a free port: read back the one actually bound.
         self.port = self._server.get_host_and_port()[1]

@@ -72,16 +72,19 @@ class StackConfig:
     # payment no webhook repairs is repaired within seconds, while you watch.
     sweep_interval: float = 5.0
     sweep_backoff: str = "0,2,5,10,30"
+    # Benchmarks: moto and the stand-in count and time every request they serve.
+    count_requests: bool = False
 
 
 class LocalStack:
     def __init__(self, config: StackConfig | None = None) -> None:
         self.config = config or StackConfig()
-        self.aws = LocalAws(port=self.config.aws_port)
+        self.aws = LocalAws(port=self.config.aws_port, count_requests=self.config.count_requests)
         self.stripe = StripeStandin(
             port=self.config.stripe_port,
             api_key=self.config.stripe_secret_key,
             client_id=self.config.stripe_client_id,
+            count_requests=self.config.count_requests,
         )
         self.outputs: dict[str, str] = {}
         self.platform_inbox_url = ""
@@ -261,6 +264,9 @@ class LocalStack:
         }
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        if self.config.count_requests:
+            # Each process's AWS calls say whose they are (User-Agent "app/<name>").
+            env = {**env, "AWS_SDK_UA_APP_ID": name}
         output: Any = None
         if self.config.log_dir is not None:
             self.config.log_dir.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,7 @@ class Route:
     handler: Handler
     auth: str | None  # "api": Stripe API errors; "oauth": OAuth errors; None: open
     body: str  # "form" or "json"
+    path: str = ""  # as declared, e.g. "/v1/payment_intents/{id}"
 
 
 class Routes:
@@ -61,6 +62,6 @@ class Routes:
 
         def register(handler: Handler) -> Handler:
             self.routes.append(Route(method, pattern, handler,
-                                     None if public else self.auth, self.body))
+                                     None if public else self.auth, self.body, path))
             return handler
         return register

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from local.counting import RequestTally
+
 from . import api, control, oauth
 from .errors import OAuthError, StripeError, mask_key, no_access
 from .objects import random_token
@@ -110,7 +112,7 @@ class StripeStandin:
                  public_url: str | None = None, *, platform_name: str = "Local platform",
                  api_version: str = DEFAULT_API_VERSION, code_ttl: float = 300.0,
                  retry_delays: tuple[float, ...] = (0.5, 2.0), delivery_timeout: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, count_requests: bool = False) -> None:
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -122,6 +124,8 @@ class StripeStandin:
                                      timeout=delivery_timeout)
         self.store.on_event = self.dispatcher.enqueue
         self._idempotency = _IdempotencyKeys()
+        # Requests served by route ("GET /v1/payment_intents/{id}") and time spent on them.
+        self.tally = RequestTally() if count_requests else None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -186,9 +190,14 @@ class StripeStandin:
 
     def handle(self, method: str, target: str, headers: Mapping[str, str],
                body: bytes) -> Response:
+        started = time.perf_counter()
         request_id = "req_" + random_token(14)
         response = self._respond(method, target, headers, body, request_id)
         response.headers.setdefault("Request-Id", request_id)
+        if self.tally is not None:
+            route, _ = self._route(method, target.partition("?")[0])
+            name = f"{method} {route.path if route else '(no route)'}"
+            self.tally.record(name, time.perf_counter() - started)
         return response
 
     def _respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes,

@@ -4,6 +4,7 @@ import threading
 import urllib.request
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local.aws import LocalAws, StackDeployError, deploy_stack, put_secrets
@@ -270,3 +271,20 @@ def test_a_transaction_that_fails_undoes_no_write_made_meanwhile(local_aws, outp
     assert {name for name in item if name.startswith("mark_")} == {
         f"mark_{n}_{m}" for n in range(writers) for m in range(marks)
     }
+
+
+def test_a_counting_server_tallies_each_request_by_caller_service_and_operation(outputs):
+    assert LocalAws(port=0).tally is None  # off unless asked for
+    with LocalAws(port=0, count_requests=True) as counting:
+        assert counting.tally is not None
+        dynamodb = counting.client("dynamodb")
+        sqs = counting.client("sqs", config=Config(user_agent_appid="tester"))
+        key = {"payment_id": {"S": "pay_tallied"}}
+        dynamodb.get_item(TableName=outputs["PaymentsTableName"], Key=key)
+        dynamodb.get_item(TableName=outputs["PaymentsTableName"], Key=key)
+        sqs.receive_message(QueueUrl=outputs["EventsQueueUrl"], WaitTimeSeconds=0)
+        served = counting.tally.snapshot()
+    assert served["dynamodb GetItem"].count == 2
+    assert served["dynamodb GetItem"].seconds > 0
+    # An empty poll is told apart: its time is waiting, not work.
+    assert served["app/tester sqs ReceiveMessage (empty)"].count == 1
