@@ -69,7 +69,8 @@ def readable(event: dict[str, Any]) -> str:
     """One line: when, detail-type, notification id, and the fields that say most."""
     if "unreadable" in event:
         return f"(not an EventBridge event) {str(event['unreadable'])[:200]}"
-    detail = event.get("detail") if isinstance(event.get("detail"), dict) else {}
+    given = event.get("detail")
+    detail: dict[str, Any] = given if isinstance(given, dict) else {}
     kind = str(event.get("detail-type") or detail.get("type") or "?")
     summary = _SUMMARY.get(kind, _account_summary if kind.startswith("account.") else None)
     parts = summary(detail) if summary else []
