@@ -4,8 +4,11 @@ reads it, each notification shown as it arrived (the EventBridge event) or as on
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 # The queue the local stack subscribes to the bus for the platform (template parameter
 # PlatformQueueArn); a deployed stage's queue is the platform's own.
@@ -13,6 +16,9 @@ LOCAL_INBOX_SUFFIX = "-platform-inbox"
 LONG_POLL_SECONDS = 20
 # A follower's polls: short enough that Ctrl-C ends it within them.
 FOLLOW_POLL_SECONDS = 2
+# A queue out of reach for a moment (after the SDK's own retries): wait, then poll again.
+_UNREACHABLE = (ConnectionClosedError, EndpointConnectionError, ReadTimeoutError)
+_PAUSE_SECONDS = 1.0
 
 
 def local_inbox_name(service_name: str) -> str:
@@ -32,9 +38,14 @@ def received(
     A message that is not an EventBridge event is yielded as {"unreadable": body}.
     """
     while not stopping():
-        for message in sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
-        ).get("Messages", []):
+        try:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+            ).get("Messages", [])
+        except _UNREACHABLE:
+            time.sleep(_PAUSE_SECONDS)
+            continue
+        for message in messages:
             try:
                 event = json.loads(message["Body"])
             except ValueError:
