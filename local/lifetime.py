@@ -8,12 +8,18 @@ from collections.abc import Callable
 
 
 def run_until_signalled(start: Callable[[], None], stop: Callable[[], None]) -> None:
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped = stop_signals()
     start()
     wait_for(stopped)
     stop()
+
+
+def stop_signals() -> threading.Event:
+    """An event that SIGTERM and Ctrl-C set from now on (instead of a KeyboardInterrupt)."""
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    return stopped
 
 
 def wait_for(stopped: threading.Event) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +32,7 @@ from chalicelib.wiring import (
     now,
 )
 from local.aws import LocalAws, deploy_stack, put_secrets
-from local.lifetime import wait_for
+from local.lifetime import stop_signals, wait_for
 from local.stripe_standin import StripeStandin
 from ops.notifications import local_inbox_name
 from ops.stage import PROJECT_DIR, stage_environment
@@ -379,9 +377,7 @@ def main(argv: list[str] | None = None) -> None:
             sweep_backoff=args.sweep_backoff,
         )
     )
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    stopped = stop_signals()
     with stack:
         print(welcome(stack), flush=True)
         wait_for(stopped)

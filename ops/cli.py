@@ -415,8 +415,8 @@ def snapstart_template(stage_name: str, output: Path | None) -> None:
     """The template for `chalice package --merge-template`: SnapStart and an alias on every
     function, and ReportBatchItemFailures on the SQS triggers (README, "SnapStart")."""
     from app import app
-    from ops.snapstart import chalice_config
     from ops.snapstart import snapstart_template as build
+    from ops.stage import chalice_config
 
     try:
         template = build(stage_name, app.routes, chalice_config())
@@ -440,10 +440,10 @@ def bundle(stage_name: str | None) -> None:
     """Build vendor/, the libraries `chalice package` and `chalice deploy` ship: installed for
     the Lambda's platform, pruned of what is never imported, compiled for its Python."""
     from ops import bundle as bundling
-    from ops.stage import _chalice_config
+    from ops.stage import chalice_config
 
     try:
-        sizes = bundling.build(_chalice_config(), stage_name)
+        sizes = bundling.build(chalice_config(), stage_name)
     except bundling.BundleError as error:
         raise OpsError(str(error)) from None
     click.echo(

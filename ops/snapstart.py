@@ -11,13 +11,10 @@ the alias here, so the template follows the routes app.py has. The functions kee
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from chalicelib.settings import REPORT_BATCH_ITEM_FAILURES
 
-PROJECT = Path(__file__).resolve().parents[1]
 ALIAS = "live"
 API_FUNCTION = "APIHandler"
 # Chalice's logical ids, and the handler names in app.py (which Chalice puts in the names).
@@ -38,10 +35,6 @@ _INVOKE = (
     "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
     f"${{{API_ALIAS}}}/invocations"
 )
-
-
-def chalice_config() -> dict[str, Any]:
-    return json.loads((PROJECT / ".chalice" / "config.json").read_text())
 
 
 def snapstart_template(stage: str, routes: dict[str, Any], config: dict[str, Any]) -> dict:

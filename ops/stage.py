@@ -64,17 +64,17 @@ class OpsError(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
-def _chalice_config() -> dict[str, Any]:
+def chalice_config() -> dict[str, Any]:
     return json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
 
 
 def stage_names() -> list[str]:
-    return sorted(_chalice_config()["stages"])
+    return sorted(chalice_config()["stages"])
 
 
 def stage_environment(stage: str, function: str | None = None) -> dict[str, str]:
     """Top-level, then stage, then per-function variables, as Chalice layers them."""
-    config = _chalice_config()
+    config = chalice_config()
     stage_config = config["stages"][stage]
     env = dict(config.get("environment_variables", {}))
     env.update(stage_config.get("environment_variables", {}))
